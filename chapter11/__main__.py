@@ -1,0 +1,7 @@
+"""`python -m chapter11 ...`: see chapter11.cli."""
+import sys
+
+from .cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())
