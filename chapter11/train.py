@@ -46,7 +46,7 @@ class TrainConfig:
     device: str = "auto"  # "auto" picks CUDA, then MPS, then CPU
     log_every: int = 50  # how often losses are copied to the CPU (each copy waits for the device)
     sample_every: int = 0  # write a fixed-noise sample grid every N steps (0: only at the end)
-    checkpoint_every: int = 0  # write out_dir/checkpoint.pt every N steps (0: only at the end)
+    checkpoint_every: int = 500  # with out_dir: an interrupted run loses at most this many steps (0: only at the end)
     out_dir: str | None = None  # where grids and checkpoints go; None writes nothing
     num_samples: int = 64  # size of the fixed-noise grid
     progress: bool = True  # show a tqdm progress bar
