@@ -127,3 +127,16 @@ def test_make_gan_errors():
         make_gan("dcgan", (2,))
     with pytest.raises(ValueError, match="Unknown model kind"):
         make_gan("resnet", (1, 28, 28))
+
+
+def test_packed_discriminator_scores_groups_of_samples():
+    D = ToyDiscriminator(width=8, pack=2)
+    x = torch.randn(6, 2)
+    out = D(x)
+    assert out.shape == (3,)
+    # pack i is samples 2i and 2i+1 concatenated: the same as an unpacked MLP on 4-D input
+    flat = D.net(x.reshape(3, 4)).squeeze(1)
+    assert torch.equal(out, flat)
+    assert D.net[0].in_features == 4
+    with pytest.raises(ValueError, match="divisible by 2"):
+        D(torch.randn(5, 2))
