@@ -144,6 +144,20 @@ def main() -> None:
 
     all_losses = [loss for loss in PER_LOSS if any(r["loss"] == loss and r["steps"] == budgets.get(r["dist"])
                                                    for r in cache)]
+    others = sorted({(r["loss"], r["dist"], r["steps"]) for r in cache if r["steps"] != budgets.get(r["dist"])})
+    extra = ""
+    if others:  # e.g. a longer run of one loss: `--losses nonsaturating --dists grid25 --scale 2`
+        rows = []
+        for loss, d, steps in others:
+            rs = [r for r in cache if (r["loss"], r["dist"], r["steps"]) == (loss, d, steps)]
+            (mm, ms), (hm, hs), (km, ks) = (mean_std([r["modes"] for r in rs]),
+                                            mean_std([100 * r["high_quality"] for r in rs]),
+                                            mean_std([r["reverse_kl"] for r in rs]))
+            rows.append(f"| {loss} | {d} | {steps:,} | {len(rs)} | {mm:.1f} ± {ms:.1f} | {hm:.1f} ± {hs:.1f} | "
+                        f"{km:.2f} ± {ks:.2f} | {statistics.fmean(r['seconds'] for r in rs):.0f} |")
+        extra = ("\nOther budgets (same settings, more discriminator updates):\n\n"
+                 "| loss | data | D updates | seeds | modes | % HQ | rev. KL | s/run |\n|---|---|---|---|---|---|---|---|\n"
+                 + "\n".join(rows) + "\n")
     settings = "\n".join(f"- `{loss}`: {json.dumps(PER_LOSS[loss]) if PER_LOSS[loss] else 'shared settings only'}"
                          for loss in all_losses)
     md = f"""# Toy mode coverage
@@ -162,7 +176,7 @@ shared settings `{json.dumps(COMMON)}`, plus:
 {settings}
 
 {table(cache, all_losses, args.dists, budgets)}
-
+{extra}
 Published rows for comparison (different architectures and budgets; from shared/reference.md):
 
 | method | ring8: modes / % HQ | grid25: modes / % HQ |

@@ -109,14 +109,9 @@ def cmd_train(args) -> int:
 
 
 def cmd_sample(args) -> int:
-    from .checkpoint import load_checkpoint, load_state_strict
-    from .models import build_model
     from .plotting import save_samples
 
-    state = load_checkpoint(args.checkpoint)
-    G = build_model(state["model"]["generator"])
-    load_state_strict(G, state["generator"], "generator", args.checkpoint)
-    G.eval()
+    G = _generator_from_checkpoint(args.checkpoint)
     gen = torch.Generator().manual_seed(args.seed)
     z = torch.randn(args.n, G.latent_dim, generator=gen)  # (n, nz)
     labels = ()
@@ -135,6 +130,35 @@ def cmd_sample(args) -> int:
     return 0
 
 
+def _generator_from_checkpoint(path):
+    from .checkpoint import load_checkpoint, load_state_strict
+    from .models import build_model
+
+    state = load_checkpoint(path)
+    G = build_model(state["model"]["generator"])
+    load_state_strict(G, state["generator"], "generator", str(path))
+    return G.eval()
+
+
+def cmd_evaluate(args) -> int:
+    from .data import load_images
+    from .metrics import evaluate
+
+    G = _generator_from_checkpoint(args.checkpoint)
+    real = load_images(args.data, root=args.root, train=not args.heldout)
+    extractor = args.extractor or ("fashion-mnist" if args.data == "fashion-mnist" else "mnist")
+    print(json.dumps(evaluate(G, real, n=args.n, extractor=extractor, seed=args.seed), indent=2))
+    return 0
+
+
+def cmd_train_classifier(args) -> int:
+    from .classifier import train_classifier
+
+    card = train_classifier(args.data, args.out, seed=args.seed, epochs=args.epochs, progress=not args.no_progress)
+    print(json.dumps(card, indent=2))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="chapter11", description="Train and sample the GANs of the course.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -145,19 +169,36 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--n", type=int, default=64, help="number of samples")
     s.add_argument("--seed", type=int, default=0, help=SEED_HELP)
     s.add_argument("--label", type=int, default=None, help="class for a conditional generator (default: all)")
+    e = sub.add_parser("evaluate", help="FID, KID, IS, precision/recall, density/coverage of a checkpoint, as JSON")
+    e.add_argument("--checkpoint", required=True)
+    e.add_argument("--data", required=True, help="the real images to compare with (mnist-5k, fashion-mnist, ...)")
+    e.add_argument("--n", type=int, default=10_000, help="samples per side")
+    e.add_argument("--extractor", default=None, choices=["mnist", "fashion-mnist", "inception"],
+                   help="feature extractor (default: the one trained on --data)")
+    e.add_argument("--heldout", action="store_true", help="compare with the held-out/test split")
+    e.add_argument("--root", default="data")
+    e.add_argument("--seed", type=int, default=0, help=SEED_HELP)
+    c = sub.add_parser("train-classifier", help="train the feature extractor that the metrics use")
+    c.add_argument("--data", required=True, choices=["mnist-5k", "fashion-mnist"])
+    c.add_argument("--out", required=True, help="where to write the weights (.pt) and model card (.md)")
+    c.add_argument("--seed", type=int, default=0, help=SEED_HELP)
+    c.add_argument("--epochs", type=int, default=None, help="default: 40 for mnist-5k, 8 for fashion-mnist")
+    c.add_argument("--no-progress", action="store_true")
     return parser
 
 
 def main(argv=None) -> int:
+    from .classifier import WeightsUnavailableError
     from .train import TrainingDiverged
 
     args = build_parser().parse_args(argv)
-    handlers = {"train": cmd_train, "sample": cmd_sample}
+    handlers = {"train": cmd_train, "sample": cmd_sample, "evaluate": cmd_evaluate,
+                "train-classifier": cmd_train_classifier}
     try:
         return handlers[args.command](args)
     except TrainingDiverged as err:
         print(f"chapter11: {err}", file=sys.stderr)
         return 1
-    except (ValueError, FileNotFoundError) as err:
+    except (ValueError, FileNotFoundError, WeightsUnavailableError) as err:
         print(f"chapter11: error: {str(err).splitlines()[0]}", file=sys.stderr)
         return 2

@@ -302,3 +302,16 @@ def toy_distribution(name: str) -> ToyDistribution:
     if name == "swissroll":
         return ToyDistribution("swissroll", None, std=0.25, scale=7.5)
     raise ValueError(f"Unknown toy distribution {name!r}. Valid names: {', '.join(TOY_DISTRIBUTIONS)}.")
+
+
+def gaussian_blur(images: torch.Tensor, sigma: float = 1.0, size: int = 5) -> torch.Tensor:
+    """Blur (N, C, H, W) images in [-1, 1] with a size×size Gaussian; the background stays -1.
+
+    Used to make a deliberately "blurry generator" for the metric baselines.
+    """
+    x = torch.arange(size, dtype=images.dtype) - (size - 1) / 2
+    k1 = torch.exp(-x ** 2 / (2 * sigma ** 2))
+    k = (k1[:, None] * k1[None, :]) / k1.sum() ** 2  # (size, size), sums to 1
+    C = images.shape[1]
+    weight = k.expand(C, 1, size, size).contiguous()  # one kernel per channel
+    return F.conv2d(images + 1, weight, padding=size // 2, groups=C) - 1  # zero padding = background

@@ -11,7 +11,6 @@ Where the source chapter goes wrong (kept here as `chapter_*` functions, to show
 from __future__ import annotations
 
 import numpy as np
-import scipy.linalg
 import torch
 
 
@@ -33,15 +32,45 @@ def _check_pair(f1, f2, min_n: int = 2) -> tuple[np.ndarray, np.ndarray]:
 
 # ----------------------------------------------------------------------------- FID
 
+def _check_psd(w: np.ndarray, what: str) -> None:
+    if w.min() < -1e-6 * max(1.0, np.abs(w).max()):
+        raise ValueError(f"{what} is not positive semi-definite (smallest eigenvalue {w.min():.3g}); a covariance "
+                         "matrix cannot be. Its matrix square root would have an imaginary component.")
+
+
+def _sym_sqrt_psd(s: np.ndarray, what: str) -> np.ndarray:
+    """Real symmetric square root of a symmetric PSD matrix via eigh; roundoff negatives become 0."""
+    w, v = np.linalg.eigh((s + s.T) / 2)
+    _check_psd(w, what)
+    return (v * np.sqrt(np.clip(w, 0, None))) @ v.T
+
+
+def _trace_sqrt_product(s1: np.ndarray, s2: np.ndarray) -> float:
+    """tr((Σ1 Σ2)^{1/2}) = Σ_i √λ_i(Σ1^{1/2} Σ2 Σ1^{1/2}).
+
+    Σ1Σ2 is similar to the symmetric PSD matrix Σ1^{1/2} Σ2 Σ1^{1/2}, so both have the same
+    (real, non-negative) eigenvalues; its principal square root is real and its trace is the
+    sum of their square roots. Two symmetric eigendecompositions are several times faster than
+    a general `scipy.linalg.sqrtm` (tests check that both agree).
+    """
+    r1 = _sym_sqrt_psd(s1, "sigma1")
+    _check_psd(np.linalg.eigvalsh((s2 + s2.T) / 2), "sigma2")  # eigenvalues only: cheaper than a root
+    lam = np.linalg.eigvalsh(r1 @ s2 @ r1)
+    if lam.min() < -1e-6 * max(1.0, np.abs(lam).max()):
+        raise ValueError(f"The matrix square root of Σ1Σ2 has an imaginary component (eigenvalue {lam.min():.3g}); "
+                         "the covariances are badly conditioned. Use more samples than feature dimensions.")
+    return float(np.sqrt(np.clip(lam, 0, None)).sum())
+
+
 def frechet_distance(mu1, sigma1, mu2, sigma2, eps: float = 1e-6) -> float:
     """Fréchet distance between N(μ1, Σ1) and N(μ2, Σ2):
 
-        d² = ‖μ1 − μ2‖² + tr(Σ1 + Σ2 − 2 (Σ1 Σ2)^{1/2})
+        d² = ‖μ1 − μ2‖² + tr(Σ1) + tr(Σ2) − 2 tr((Σ1 Σ2)^{1/2})
 
-    with a real matrix square root (scipy.linalg.sqrtm) in float64. If the product is too close
-    to singular for a finite root, ε·I is added to both covariances (as pytorch-fid does); an
-    imaginary part larger than 1e-3 on the diagonal of the root is an error, smaller ones are
-    numerical noise and dropped.
+    in float64, with the real principal square root of Σ1Σ2 (see `_trace_sqrt_product`). If the
+    result is not finite, ε·I is added to both covariances and it is computed again (as
+    pytorch-fid does). A matrix that is not positive semi-definite, whose square root would be
+    complex, is an error.
     """
     mu1, mu2 = np.atleast_1d(np.asarray(mu1, np.float64)), np.atleast_1d(np.asarray(mu2, np.float64))
     s1, s2 = np.atleast_2d(np.asarray(sigma1, np.float64)), np.atleast_2d(np.asarray(sigma2, np.float64))
@@ -50,18 +79,14 @@ def frechet_distance(mu1, sigma1, mu2, sigma2, eps: float = 1e-6) -> float:
         raise ValueError(f"Shapes do not match: mu1 {mu1.shape}, sigma1 {s1.shape}, mu2 {mu2.shape}, sigma2 {s2.shape}; "
                          f"expected ({d},) and ({d}, {d}).")
     diff = mu1 - mu2
-    covmean = scipy.linalg.sqrtm(s1 @ s2)
-    if not np.isfinite(covmean).all():
+    try:
+        tr_covmean = _trace_sqrt_product(s1, s2)
+    except np.linalg.LinAlgError:  # eigh did not converge: ill-conditioned input
+        tr_covmean = float("nan")
+    if not np.isfinite(tr_covmean):
         offset = np.eye(d) * eps
-        covmean = scipy.linalg.sqrtm((s1 + offset) @ (s2 + offset))
-    if np.iscomplexobj(covmean):
-        max_imag = np.max(np.abs(np.diagonal(covmean).imag))
-        if max_imag > 1e-3:
-            raise ValueError(f"The matrix square root of Σ1Σ2 has an imaginary component of {max_imag:.3g}: the "
-                             "covariances are not positive semi-definite or are badly conditioned. Use more samples "
-                             "than feature dimensions.")
-        covmean = covmean.real
-    return float(diff @ diff + np.trace(s1) + np.trace(s2) - 2.0 * np.trace(covmean))
+        tr_covmean = _trace_sqrt_product(s1 + offset, s2 + offset)
+    return float(diff @ diff + np.trace(s1) + np.trace(s2) - 2.0 * tr_covmean)
 
 
 def feature_statistics(feats) -> tuple[np.ndarray, np.ndarray]:
@@ -200,3 +225,72 @@ def prdc(real_feats, fake_feats, k: int = 5) -> dict:
         "density": float(inside_real.sum(dim=0).float().mean() / k),
         "coverage": float((dist.min(dim=1).values < real_r).float().mean()),
     }
+
+
+# ----------------------------------------------------------------------------- evaluating a generator
+
+@torch.no_grad()
+def extract_features(extractor: torch.nn.Module, images: torch.Tensor, batch_size: int = 500) -> tuple[torch.Tensor, torch.Tensor]:
+    """Run `extractor` over images in batches; returns (features (N, D), logits (N, C)) on the CPU."""
+    extractor.eval()
+    device = next(extractor.parameters()).device
+    feats, logits = [], []
+    for i in range(0, len(images), batch_size):
+        f, lg = extractor(images[i:i + batch_size].to(device))
+        feats.append(f.cpu())
+        logits.append(lg.cpu())
+    return torch.cat(feats), torch.cat(logits)
+
+
+@torch.no_grad()
+def generate(generator: torch.nn.Module, n: int, batch_size: int = 500, seed: int = 0,
+             labels: torch.Tensor | None = None) -> torch.Tensor:
+    """n samples from `generator` in eval mode, with noise from a generator seeded with `seed`."""
+    generator.eval()
+    device = next(generator.parameters()).device
+    gen = torch.Generator().manual_seed(seed)
+    out = []
+    for i in range(0, n, batch_size):
+        b = min(batch_size, n - i)
+        z = torch.randn(b, generator.latent_dim, generator=gen).to(device)  # (b, nz)
+        args = () if labels is None else (labels[i:i + b].to(device),)
+        out.append(generator(z, *args).cpu())
+    return torch.cat(out)
+
+
+def evaluate(generator: torch.nn.Module, real, n: int = 10_000, extractor="mnist", batch_size: int = 500,
+             seed: int = 0) -> dict:
+    """Score a generator against real images with one feature extractor.
+
+    Returns fid, kid (and kid_std), is (and is_std), precision, recall, density, coverage, and
+    the classifier's view of the samples: class_histogram (predicted class counts) and class_kl
+    (KL of that histogram to uniform). A conditional generator is asked for n samples with
+    balanced labels, and class_accuracy is the share the classifier assigns to the requested label.
+    `real` is an ImageData; up to n of its images (a seeded random subset) are used.
+    """
+    from .classifier import feature_extractor
+
+    ext = feature_extractor(extractor) if isinstance(extractor, str) else extractor
+    if n < 2:
+        raise ValueError(f"n must be at least 2; got {n}")
+    gen = torch.Generator().manual_seed(seed)
+    idx = torch.randperm(len(real.images), generator=gen)[:n]
+    real_f, _ = extract_features(ext, real.images[idx], batch_size)
+    num_classes = getattr(generator, "num_classes", None)
+    labels = torch.arange(n) % num_classes if num_classes else None  # balanced requested labels
+    fake = generate(generator, n, batch_size, seed + 1, labels)
+    fake_f, fake_logits = extract_features(ext, fake, batch_size)
+    probs = torch.softmax(fake_logits.double(), dim=1)  # (n, C)
+    is_mean, is_std = inception_score(probs, splits=10 if n >= 10 else 1)
+    kid_mean, kid_std = kid_from_features(real_f, fake_f, seed=seed)
+    pred = fake_logits.argmax(1)  # (n,)
+    hist = torch.bincount(pred, minlength=fake_logits.shape[1]).double()
+    p = hist / hist.sum()
+    nz = p > 0
+    out = {"fid": fid_from_features(real_f, fake_f), "kid": kid_mean, "kid_std": kid_std, "is": is_mean,
+           "is_std": is_std, **prdc(real_f, fake_f, k=5), "class_histogram": hist.long().tolist(),
+           "class_kl": float((p[nz] * torch.log(p[nz] * len(p))).sum()), "n": n,
+           "extractor": extractor if isinstance(extractor, str) else type(extractor).__name__}
+    if labels is not None:
+        out["class_accuracy"] = float((pred == labels).double().mean())
+    return out

@@ -8,7 +8,7 @@ import torch
 from PIL import Image
 
 from chapter11 import data as data_mod
-from chapter11.data import FASHION_MNIST_SYSTEM_DIR, load_images, read_idx, toy_distribution
+from chapter11.data import FASHION_MNIST_SYSTEM_DIR, gaussian_blur, load_images, read_idx, toy_distribution
 
 
 @pytest.fixture(scope="module")
@@ -190,3 +190,16 @@ def test_swissroll_matches_the_wgan_gp_recipe():
 def test_unknown_toy_name():
     with pytest.raises(ValueError, match="ring8, grid25, swissroll"):
         toy_distribution("ring7")
+
+
+def test_gaussian_blur_keeps_flat_images_and_spreads_a_point():
+    flat = torch.full((2, 3, 9, 9), 0.5)
+    inner = gaussian_blur(flat)[:, :, 2:-2, 2:-2]
+    assert torch.allclose(inner, torch.full_like(inner, 0.5), atol=1e-6)  # weights sum to 1
+    dot = torch.full((1, 1, 9, 9), -1.0)
+    dot[0, 0, 4, 4] = 1.0  # one bright pixel: 2 above background
+    out = gaussian_blur(dot, sigma=1.0)
+    g = [math.exp(-d * d / 2) for d in (-2, -1, 0, 1, 2)]
+    centre = 2 * g[2] * g[2] / sum(g) ** 2 - 1
+    assert out[0, 0, 4, 4].item() == pytest.approx(centre, rel=1e-5)
+    assert out[0, 0, 0, 0].item() == -1.0  # far corner untouched
