@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from . import distributed
 from .checkpoint import load_checkpoint, load_state_strict, save_checkpoint
 from .data import ImageData, ToyDistribution
 from .losses import clip_weights_, get_loss, gradient_penalty
@@ -50,6 +51,10 @@ class TrainConfig:
     out_dir: str | None = None  # where grids and checkpoints go; None writes nothing
     num_samples: int = 64  # size of the fixed-noise grid
     progress: bool = True  # show a tqdm progress bar
+    amp: bool = False  # bf16 autocast for forward passes (CUDA; CPUs with bf16 too); losses and the penalty stay float32
+    channels_last: bool = False  # NHWC layout for convolutional models: faster convolutions on recent GPUs
+    compile: bool = False  # torch.compile the forward passes (the penalty's double backward runs uncompiled)
+    sync_batchnorm: bool = False  # under torchrun: BatchNorm statistics over every rank's batch
 
 
 def resolve_device(name: str) -> torch.device:
@@ -134,11 +139,13 @@ class TrainingDiverged(RuntimeError):
 class _Batches:
     """Random minibatches (drawn with replacement) from tensors held on the training device."""
 
-    def __init__(self, data, device: torch.device, conditional: bool):
+    def __init__(self, data, device: torch.device, conditional: bool, channels_last: bool = False):
         self.toy = data if isinstance(data, ToyDistribution) else None
         if self.toy is not None:
             if conditional:
                 raise ValueError("A conditional model needs labelled data; a ToyDistribution has no labels.")
+            if channels_last:
+                raise ValueError("channels_last is for image data; a ToyDistribution has 2-D points.")
             self.x = self.y = None
         else:
             if isinstance(data, ImageData):
@@ -158,6 +165,11 @@ class _Batches:
                 raise ValueError("The generator is conditional (num_classes set) but the data has no labels; "
                                  "pass an ImageData or a (samples, labels) pair.")
             self.x = x.to(device, torch.float32)  # the whole dataset lives on the device
+            if channels_last:
+                if self.x.ndim != 4:
+                    raise ValueError("channels_last is for image data (N, C, H, W); this data has shape "
+                                     f"{tuple(self.x.shape)}.")
+                self.x = self.x.contiguous(memory_format=torch.channels_last)
             self.y = y.to(device, torch.int64) if (conditional and y is not None) else None
         self.device = device
 
@@ -193,12 +205,20 @@ class Trainer:
         if not isinstance(getattr(generator, "latent_dim", None), int):
             raise ValueError("The generator needs an int attribute `latent_dim` (the size of z).")
         self.loss = get_loss(config.loss)
-        self.device = resolve_device(config.device)
+        device = resolve_device(config.device)
+        self.dist = distributed.setup(device)  # one process unless launched by torchrun
+        self.device = distributed.device_for(device, self.dist)
         self.G, self.D = generator.to(self.device), discriminator.to(self.device)
         self.num_classes = getattr(generator, "num_classes", None)
-        self.batches = _Batches(data, self.device, conditional=self.num_classes is not None)
-        self.gen = torch.Generator().manual_seed(config.seed)  # every random draw of the loop comes from here
+        self.batches = _Batches(data, self.device, conditional=self.num_classes is not None,
+                                channels_last=config.channels_last)
+        if config.channels_last:
+            self.G.to(memory_format=torch.channels_last)
+            self.D.to(memory_format=torch.channels_last)
+        # Every random draw of the loop comes from this generator; each rank has its own stream.
+        self.gen = torch.Generator().manual_seed(distributed.rank_seed(config.seed, self.dist.rank))
         torch.manual_seed(config.seed)  # and the global RNG, for user models that draw (dropout)
+        self._wrap_models()
         opt = self._make_optimizer
         self.opt_g, self.opt_d = opt(self.G.parameters(), config.lr_g), opt(self.D.parameters(), config.lr_d)
         fixed = torch.Generator().manual_seed(config.seed + 1)  # separate stream: the grid does not shift the data
@@ -210,6 +230,33 @@ class Trainer:
         self.seconds = 0.0  # training time of earlier (resumed) runs
         self.last: dict[str, Tensor] = {}  # latest losses as device tensors; read only when logging
         self._check_shapes()
+
+    def _wrap_models(self) -> None:
+        """The modules each update calls: DDP (under torchrun) and torch.compile wrap the raw G and D.
+
+        self.G / self.D stay the plain modules: state dicts, sampling and checkpoints use them.
+        """
+        c = self.config
+        if c.amp and self.device.type not in ("cuda", "cpu"):
+            raise ValueError(f"amp=True supports CUDA and CPU; got device {self.device}.")
+        self._g_train, self._d_train, self._d_frozen = self.G, self.D, self.D
+        if self.dist.enabled:
+            from torch.nn.parallel import DistributedDataParallel as DDP
+
+            if c.sync_batchnorm:
+                self.G = nn.SyncBatchNorm.convert_sync_batchnorm(self.G)
+                self.D = nn.SyncBatchNorm.convert_sync_batchnorm(self.D)
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self._g_train = DDP(self.G, device_ids=ids)  # G's gradients are averaged in the generator step
+            self._d_train = DDP(self.D, device_ids=ids)  # D's in the critic step
+            self._d_frozen = self.D  # the generator step needs no D gradients, so no DDP sync either
+        self._d_penalty = self._d_train  # double backward does not go through torch.compile
+        if c.compile:
+            self._g_train, self._d_train = torch.compile(self._g_train), torch.compile(self._d_train)
+            self._d_frozen = torch.compile(self._d_frozen)
+
+    def _autocast(self):
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.config.amp)
 
     def _make_optimizer(self, params, lr):
         c = self.config
@@ -249,14 +296,15 @@ class Trainer:
         c, B = self.config, self.config.batch_size
         x, y = self.batches.sample(B, self.gen)  # (B, ...), (B,) or None
         labels = self._labels(y)  # fakes get the real batch's labels, so the penalty's x̂ has one label
-        with torch.no_grad():  # no graph through G: this update must not spend work on G's gradients
-            fake = self.G(self._z(B), *labels)  # (B, ...)
-        real_out = self.D(self._noisy(x), *labels)  # (B,)
-        fake_out = self.D(self._noisy(fake), *labels)  # (B,)
+        with torch.no_grad(), self._autocast():  # no graph through G: this update must not spend work on G
+            fake = self.G(self._z(B), *labels).float()  # (B, ...)
+        with self._autocast():
+            real_out = self._d_train(self._noisy(x), *labels).float()  # (B,)
+            fake_out = self._d_train(self._noisy(fake), *labels).float()  # (B,)
         d_loss = self.loss.d_loss(real_out, fake_out, real_label=c.real_label)
         total = d_loss
-        if self.loss.constraint == "gp":
-            gp = gradient_penalty(self.D, x, fake, *labels, generator=self.gen)
+        if self.loss.constraint == "gp":  # in float32: squared gradient norms lose too much in bf16
+            gp = gradient_penalty(self._d_penalty, x, fake, *labels, generator=self.gen)
             total = d_loss + c.gp_weight * gp
             self.last["gp"] = gp.detach()
         self.opt_d.zero_grad(set_to_none=True)
@@ -275,8 +323,10 @@ class Trainer:
         for p in d_params:  # D's weight gradients would be thrown away: don't compute them
             p.requires_grad_(False)
         try:
-            fake_out = self.D(self._noisy(self.G(self._z(B), *labels)), *labels)  # (B,)
-            real_out = self.D(self._noisy(x), *labels) if self.loss.g_uses_real else None  # (B,)
+            with self._autocast():
+                fake_out = self._d_frozen(self._noisy(self._g_train(self._z(B), *labels)), *labels).float()  # (B,)
+                real_out = (self._d_frozen(self._noisy(x), *labels).float()
+                            if self.loss.g_uses_real else None)  # (B,)
             g_loss = self.loss.g_loss(real_out, fake_out)
             self.opt_g.zero_grad(set_to_none=True)
             g_loss.backward()
@@ -335,7 +385,9 @@ class Trainer:
             "generator": self.G.state_dict(), "discriminator": self.D.state_dict(),
             "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
             "rng": {"loop": self.gen.get_state(), "torch": torch.get_rng_state(),
-                    "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []},
+                    "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+                    "ranks": distributed.gather_objects(self.gen.get_state(), self.dist)},  # collective
+            "world_size": self.dist.world_size,
             "fixed_z": self.fixed_z, "fixed_labels": self.fixed_labels,
             "config": asdict(self.config),
             "model": {"generator": model_spec(self.G), "discriminator": model_spec(self.D)},
@@ -343,8 +395,12 @@ class Trainer:
         }
 
     def save(self, path) -> Path:
-        """Atomic checkpoint of everything needed to resume exactly."""
-        return save_checkpoint(path, self.state_dict())
+        """Atomic checkpoint of everything needed to resume exactly (all ranks call it; rank 0 writes)."""
+        state = self.state_dict()  # collective under torchrun: gathers every rank's generator state
+        if self.dist.is_main:
+            save_checkpoint(path, state)
+        distributed.barrier(self.dist)  # nobody reads the file before it is complete
+        return Path(path)
 
     def load(self, path) -> None:
         """Resume from a checkpoint written by `save`; refuses one from another model or loss."""
@@ -364,7 +420,11 @@ class Trainer:
         load_state_strict(self.D, state["discriminator"], "discriminator", src)
         self.opt_g.load_state_dict(state["opt_g"])
         self.opt_d.load_state_dict(state["opt_d"])
-        self.gen.set_state(state["rng"]["loop"])
+        ranks = state["rng"].get("ranks", [state["rng"]["loop"]])
+        if len(ranks) == self.dist.world_size:
+            self.gen.set_state(ranks[self.dist.rank])  # same world size: every rank continues its own stream
+        else:  # another world size: the data streams cannot continue; start fresh ones, seeded by step
+            self.gen.manual_seed(distributed.rank_seed(self.config.seed, self.dist.rank) + 7919 * state["step"])
         torch.set_rng_state(state["rng"]["torch"])
         if state["rng"]["cuda"] and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state["rng"]["cuda"])
@@ -373,19 +433,22 @@ class Trainer:
         self.history = History(list(state["history"]))
 
     def fit(self, callbacks=(), resume_from=None) -> History:
-        """Train until `config.steps` generator updates, logging, sampling and checkpointing on the way."""
+        """Train until `config.steps` generator updates, logging, sampling and checkpointing on the way.
+
+        Under torchrun every rank runs this; only rank 0 shows progress and writes files.
+        """
         from tqdm.auto import tqdm
 
-        c = self.config
+        c, main = self.config, self.dist.is_main
         if resume_from is not None:
             self.load(resume_from)
         out = Path(c.out_dir) if c.out_dir else None
-        if out:
+        if out and main:
             out.mkdir(parents=True, exist_ok=True)
         for cb in callbacks:
             cb.on_train_start(self)
         t0, base = time.perf_counter(), self.seconds
-        bar = tqdm(total=c.steps, initial=self.step, disable=not c.progress, desc=f"{c.loss}", unit="step")
+        bar = tqdm(total=c.steps, initial=self.step, disable=not (c.progress and main), desc=f"{c.loss}", unit="step")
         stop = False
         while self.step < c.steps and not stop:
             self.train_step()
@@ -398,7 +461,9 @@ class Trainer:
                     cb.on_log(self, record)
             for cb in callbacks:
                 stop = bool(cb.on_step_end(self)) or stop
-            if out and c.sample_every and self.step % c.sample_every == 0:
+            if callbacks and self.dist.enabled:  # every rank must stop at the same step
+                stop = any(distributed.gather_objects(stop, self.dist))
+            if out and main and c.sample_every and self.step % c.sample_every == 0:
                 _save_samples(self, out / "samples" / f"step_{self.step:06d}.png")
             if out and c.checkpoint_every and self.step % c.checkpoint_every == 0 and not last_step:
                 if self.step % c.log_every:  # make sure the state is finite before it replaces a good file
@@ -411,8 +476,9 @@ class Trainer:
             self.log(self.seconds)  # a run stopped early still ends with a record of where it stopped
         if out:
             self.save(out / "checkpoint.pt")
-            self.history.to_csv(out / "history.csv")
-            _save_samples(self, out / "samples.png")
+            if main:
+                self.history.to_csv(out / "history.csv")
+                _save_samples(self, out / "samples.png")
         for cb in callbacks:
             cb.on_train_end(self)
         return self.history
