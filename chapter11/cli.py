@@ -44,6 +44,8 @@ def _train_parser(sub) -> None:
                    help="DCGAN critic normalisation; auto: layer norm with a gradient penalty, else batch norm")
     m.add_argument("--root", default="data", help="where downloadable datasets live")
     m.add_argument("--download", action="store_true", help="allow downloading full MNIST (needs the internet)")
+    m.add_argument("--stream", action="store_true",
+                   help="image folders: decode once into a memory-mapped cache and stream it (large folders)")
     t = p.add_argument_group("training")
     for f in fields(TrainConfig):
         if f.name in ("loss", "steps", "seed", "out_dir", "progress"):
@@ -51,6 +53,8 @@ def _train_parser(sub) -> None:
         flag = "--" + f.name.replace("_", "-")
         if f.name == "betas":
             t.add_argument(flag, type=float, nargs=2, default=list(defaults.betas))
+        elif isinstance(getattr(defaults, f.name), bool):  # switches: present means True
+            t.add_argument(flag, action="store_true", default=getattr(defaults, f.name))
         else:
             t.add_argument(flag, type=type(getattr(defaults, f.name)) if f.name != "device" else str,
                            default=getattr(defaults, f.name))
@@ -67,6 +71,15 @@ def _load_data(args):
     if args.data not in BUILTIN_DATASETS and not os.path.isdir(args.data):
         raise ValueError(f"Unknown --data {args.data!r}. Valid names: {', '.join(TOY_DISTRIBUTIONS + BUILTIN_DATASETS)}, "
                          "or the path of an existing folder of images.")
+    if args.stream:
+        if not os.path.isdir(args.data):
+            raise ValueError("--stream is for image folders; built-in datasets already fit in memory.")
+        from .folder_cache import CachedImageFolder
+
+        data = CachedImageFolder(args.data, image_size=args.image_size or 64, progress=not args.no_progress)
+        if data.skipped:
+            print(f"skipped {len(data.skipped)} file(s) that are not readable images", file=sys.stderr)
+        return data, data.image_shape, data.num_classes
     data = load_images(args.data, root=args.root, image_size=args.image_size, download=args.download)
     return data, data.image_shape, data.num_classes
 

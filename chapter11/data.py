@@ -162,31 +162,51 @@ def _load_torchvision(cls_name: str, name: str, root: str, train: bool, download
 
 # ----------------------------------------------------------------------------- image folders
 
-def _load_folder(folder: Path, image_size: int | None) -> tuple[torch.Tensor, torch.Tensor, int]:
-    from PIL import Image, UnidentifiedImageError
+def folder_files(folder: Path) -> tuple[list[tuple[Path, int]], int, list[Path]]:
+    """(image files with their labels, number of classes, other files) of an image folder.
 
+    One subfolder per class (in sorted order, as torchvision's ImageFolder), or a flat folder
+    whose images all get label 0. Hidden files are ignored.
+    """
     subdirs = sorted(d for d in folder.iterdir() if d.is_dir() and not d.name.startswith("."))
-    if subdirs:  # ImageFolder layout: one subfolder per class, classes in sorted order
+    if subdirs:
         groups = [(label, sorted(p for p in d.rglob("*") if p.is_file())) for label, d in enumerate(subdirs)]
-        num_classes = len(subdirs)
     else:
         groups = [(0, sorted(p for p in folder.iterdir() if p.is_file()))]
-        num_classes = 1
-    files = [(p, label) for label, paths in groups for p in paths
-             if p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".")]
+    visible = [(p, label) for label, paths in groups for p in paths if not p.name.startswith(".")]
+    images = [(p, label) for p, label in visible if p.suffix.lower() in IMAGE_EXTENSIONS]
+    others = [p for p, _ in visible if p.suffix.lower() not in IMAGE_EXTENSIONS]
+    return images, max(len(subdirs), 1), others
+
+
+def decode_image(path: Path, image_size: int | None) -> np.ndarray:
+    """One image file → (H, W, 3) uint8 RGB; with image_size, centre-cropped to a square and resized.
+
+    Raises OSError or ValueError for files PIL cannot read.
+    """
+    from PIL import Image
+
+    with Image.open(path) as im:
+        im = im.convert("RGB")
+        if image_size is not None:
+            w, h = im.size
+            side = min(w, h)  # centre crop first, so faces and objects are not squashed
+            left, top = (w - side) // 2, (h - side) // 2
+            im = im.crop((left, top, left + side, top + side)).resize((image_size, image_size), Image.BICUBIC)
+        return np.asarray(im, dtype=np.uint8)
+
+
+def _load_folder(folder: Path, image_size: int | None) -> tuple[torch.Tensor, torch.Tensor, int]:
+    files, num_classes, _ = folder_files(folder)
     if not files:
         raise ValueError(f"Image folder {str(folder)!r} holds no images (looked for "
                          f"{', '.join(IMAGE_EXTENSIONS)}). Put images in it, or in one subfolder per class.")
     arrays, labels, bad = [], [], []
     for path, label in files:
         try:
-            with Image.open(path) as im:
-                im = im.convert("RGB")
-                if image_size is not None:
-                    im = im.resize((image_size, image_size), Image.BICUBIC)
-                arrays.append(np.asarray(im, dtype=np.uint8))  # (H, W, 3)
-                labels.append(label)
-        except (UnidentifiedImageError, OSError, ValueError) as err:
+            arrays.append(decode_image(path, image_size))  # (H, W, 3)
+            labels.append(label)
+        except (OSError, ValueError) as err:  # PIL's UnidentifiedImageError is an OSError
             bad.append(f"{path.name} ({type(err).__name__})")
     if bad:
         listed = ", ".join(bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")

@@ -54,7 +54,8 @@ class TrainConfig:
     amp: bool = False  # bf16 autocast for forward passes (CUDA; CPUs with bf16 too); losses and the penalty stay float32
     channels_last: bool = False  # NHWC layout for convolutional models: faster convolutions on recent GPUs
     compile: bool = False  # torch.compile the forward passes (the penalty's double backward runs uncompiled)
-    sync_batchnorm: bool = False  # under torchrun: BatchNorm statistics over every rank's batch
+    sync_batchnorm: bool = False  # under torchrun: BatchNorm statistics over every rank's batch (CUDA only)
+    num_workers: int = 2  # DataLoader processes that read a streamed image folder (CachedImageFolder)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -89,8 +90,8 @@ def _check_config(c: TrainConfig) -> None:
         raise ValueError(f"TrainConfig.optimizer must be 'adam' or 'rmsprop'; got {c.optimizer!r}")
     if not (0.0 < c.real_label <= 1.0):
         raise ValueError(f"TrainConfig.real_label must be in (0, 1]; got {c.real_label}")
-    if c.instance_noise < 0 or c.sample_every < 0 or c.checkpoint_every < 0:
-        raise ValueError("instance_noise, sample_every and checkpoint_every must not be negative")
+    if c.instance_noise < 0 or c.sample_every < 0 or c.checkpoint_every < 0 or c.num_workers < 0:
+        raise ValueError("instance_noise, sample_every, checkpoint_every and num_workers must not be negative")
     if len(c.betas) != 2 or not all(0.0 <= b < 1.0 for b in c.betas):
         raise ValueError(f"TrainConfig.betas must be two numbers in [0, 1); got {c.betas!r}")
 
@@ -137,11 +138,17 @@ class TrainingDiverged(RuntimeError):
 # ----------------------------------------------------------------------------- data in memory
 
 class _Batches:
-    """Random minibatches (drawn with replacement) from tensors held on the training device."""
+    """Random minibatches (drawn with replacement) from tensors held on the training device, or
+    streamed through a DataLoader from a Dataset of uint8 images (e.g. a CachedImageFolder)."""
 
-    def __init__(self, data, device: torch.device, conditional: bool, channels_last: bool = False):
+    def __init__(self, data, device: torch.device, conditional: bool, channels_last: bool = False,
+                 batch_size: int = 64, seed: int = 0, num_workers: int = 0):
         self.toy = data if isinstance(data, ToyDistribution) else None
-        if self.toy is not None:
+        self.stream = None
+        self.channels_last = channels_last
+        if isinstance(data, torch.utils.data.Dataset) and not isinstance(data, ToyDistribution):
+            self._init_stream(data, device, conditional, batch_size, seed, num_workers)
+        elif self.toy is not None:
             if conditional:
                 raise ValueError("A conditional model needs labelled data; a ToyDistribution has no labels.")
             if channels_last:
@@ -173,7 +180,39 @@ class _Batches:
             self.y = y.to(device, torch.int64) if (conditional and y is not None) else None
         self.device = device
 
+    def _init_stream(self, data, device, conditional, batch_size, seed, num_workers) -> None:
+        from torch.utils.data import DataLoader, RandomSampler
+
+        if len(data) == 0:
+            raise ValueError("The dataset is empty.")
+        self.stream, self.batch_size, self.device = data, batch_size, device
+        self.conditional = conditional
+        sampler = RandomSampler(data, replacement=True, num_samples=2 ** 62,  # endless, with replacement
+                                generator=torch.Generator().manual_seed(seed))
+        self.loader = DataLoader(data, batch_size=batch_size, sampler=sampler, num_workers=num_workers,
+                                 pin_memory=device.type == "cuda", drop_last=True,
+                                 persistent_workers=num_workers > 0)
+        self._it = None  # workers start at the first batch, not at construction
+
+    def _to_device(self, imgs: Tensor) -> Tensor:
+        x = imgs.to(self.device, non_blocking=True).float().div_(127.5).sub_(1.0)  # uint8 → [-1, 1]
+        return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
+
+    def _sample_stream(self, n: int, gen: torch.Generator) -> tuple[Tensor, Tensor | None]:
+        if n == self.batch_size:
+            if self._it is None:
+                self._it = iter(self.loader)
+            imgs, labels = next(self._it)  # (B, C, H, W) uint8, (B,)
+        else:  # an odd-sized draw (shape checks): read it directly
+            idx = torch.randint(len(self.stream), (n,), generator=gen).tolist()
+            items = [self.stream[i] for i in idx]
+            imgs, labels = torch.stack([im for im, _ in items]), torch.tensor([lb for _, lb in items])
+        y = labels.to(self.device, torch.int64) if self.conditional else None
+        return self._to_device(imgs), y
+
     def sample(self, n: int, gen: torch.Generator) -> tuple[Tensor, Tensor | None]:
+        if self.stream is not None:
+            return self._sample_stream(n, gen)
         if self.toy is not None:
             return self.toy.sample(n, gen).to(self.device), None  # (n, 2)
         idx = torch.randint(len(self.x), (n,), generator=gen).to(self.device)  # (n,)
@@ -211,7 +250,8 @@ class Trainer:
         self.G, self.D = generator.to(self.device), discriminator.to(self.device)
         self.num_classes = getattr(generator, "num_classes", None)
         self.batches = _Batches(data, self.device, conditional=self.num_classes is not None,
-                                channels_last=config.channels_last)
+                                channels_last=config.channels_last, batch_size=config.batch_size,
+                                seed=distributed.rank_seed(config.seed, self.dist.rank), num_workers=config.num_workers)
         if config.channels_last:
             self.G.to(memory_format=torch.channels_last)
             self.D.to(memory_format=torch.channels_last)
@@ -244,6 +284,9 @@ class Trainer:
             from torch.nn.parallel import DistributedDataParallel as DDP
 
             if c.sync_batchnorm:
+                if self.device.type != "cuda":
+                    raise ValueError("sync_batchnorm=True needs CUDA GPUs: PyTorch's SyncBatchNorm has no CPU "
+                                     "kernel. Leave it off on the CPU.")
                 self.G = nn.SyncBatchNorm.convert_sync_batchnorm(self.G)
                 self.D = nn.SyncBatchNorm.convert_sync_batchnorm(self.D)
             ids = [self.device.index] if self.device.type == "cuda" else None
@@ -500,7 +543,8 @@ def train(generator: nn.Module, discriminator: nn.Module, data, config: TrainCon
           callbacks=(), resume_from=None) -> History:
     """Train a GAN; see `TrainConfig` for the knobs and `Trainer` for the updates.
 
-    data: an ImageData, a ToyDistribution, a tensor of samples or a (samples, labels) pair.
+    data: an ImageData, a ToyDistribution, a tensor of samples, a (samples, labels) pair, or a
+    Dataset of (uint8 image, label) items such as a CachedImageFolder, streamed by a DataLoader.
     resume_from: a checkpoint written by an earlier run; training continues to config.steps.
     """
     return Trainer(generator, discriminator, data, config).fit(callbacks, resume_from=resume_from)

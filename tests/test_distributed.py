@@ -63,6 +63,7 @@ def test_two_ranks_stay_identical_and_match_one_process_with_the_combined_batch(
     res = torch.load(tmp_path / "ddp_result.pt", weights_only=True)
     assert res["world_size"] == 2 and len(res["max_diffs"]) == 4
     assert all(d == 0.0 for d in res["max_diffs"])  # identical on both ranks after every step
+    assert "needs CUDA" in res["syncbn_error"]
     g_ref, d_ref = reference_run(res["init"])
     assert (res["init"]["G"] - res["final"]["G"]).abs().max() > 1e-3, res  # it did train
     assert torch.allclose(res["final"]["G"], g_ref, atol=1e-5)
@@ -130,3 +131,17 @@ def test_channels_last_refuses_point_data():
 
     with pytest.raises(ValueError, match="channels_last is for image data"):
         Trainer(ToyGenerator(), ToyDiscriminator(), toy_distribution("ring8"), TrainConfig(channels_last=True))
+
+
+def test_torch_compile_gives_the_same_losses_as_eager():
+    """compile=True wraps the forward passes; the penalty's double backward stays eager. Same numbers."""
+    from chapter11.train import TrainConfig, train
+
+    runs = []
+    for compiled in (False, True):
+        torch.manual_seed(0)
+        G, D = ToyGenerator(width=16), ToyDiscriminator(width=16)
+        h = train(G, D, toy_distribution("ring8"), TrainConfig(loss="wgan-gp", steps=3, compile=compiled,
+                                                                device="cpu", progress=False, log_every=1))
+        runs.append(torch.tensor([h.as_dict()[k] for k in ("d_loss", "g_loss", "gp")]))
+    assert torch.allclose(runs[0], runs[1], rtol=1e-4, atol=1e-5)
