@@ -128,3 +128,10 @@ def test_collapsed_and_blurred_sets_score_worse_than_real(mnist):
     assert fid_from_features(ref, collapsed) > 10 * fid_from_features(ref, real)
     assert col["recall"] < base["recall"] - 0.3
     assert blu["precision"] < base["precision"] - 0.1 and blu["density"] < 0.6 * base["density"]
+
+
+@pytest.mark.skipif(not __import__("chapter11.data", fromlist=["x"]).FASHION_MNIST_SYSTEM_DIR.joinpath(
+    "t10k-images-idx3-ubyte.gz").is_file(), reason="Debian package dataset-fashion-mnist not installed")
+def test_shipped_fashion_classifier_meets_its_test_accuracy():
+    test = load_images("fashion-mnist", train=False)
+    assert accuracy(feature_extractor("fashion-mnist"), test.images, test.labels) >= 0.91
