@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import math
 import time
-from importlib import resources
 from pathlib import Path
 
 import torch
@@ -100,13 +99,12 @@ def feature_extractor(name: str) -> nn.Module:
         return InceptionFeatures()
     if name not in SHIPPED:
         raise ValueError(f"Unknown feature extractor {name!r}. Valid names: {', '.join(EXTRACTORS)}.")
-    ref = resources.files("chapter11") / "weights" / SHIPPED[name]
+    ref = Path(__file__).resolve().parent / "weights" / SHIPPED[name]  # shipped as package data
     if not ref.is_file():
         raise FileNotFoundError(f"The shipped weights {SHIPPED[name]} are missing from the package; reproduce them "
                                 f"with: python -m chapter11 train-classifier --data {DATASET_OF[name]} "
                                 f"--out chapter11/weights/{SHIPPED[name]}")
-    with resources.as_file(ref) as path:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+    state = torch.load(ref, map_location="cpu", weights_only=True)
     model = SmallCNN(**state["hparams"])
     model.load_state_dict(state["model"])
     return model.eval()
