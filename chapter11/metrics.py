@@ -245,7 +245,10 @@ def extract_features(extractor: torch.nn.Module, images: torch.Tensor, batch_siz
 @torch.no_grad()
 def generate(generator: torch.nn.Module, n: int, batch_size: int = 500, seed: int = 0,
              labels: torch.Tensor | None = None) -> torch.Tensor:
-    """n samples from `generator` in eval mode, with noise from a generator seeded with `seed`."""
+    """n samples from `generator` in eval mode, with noise from a generator seeded with `seed`.
+
+    The generator's train/eval mode is restored afterwards."""
+    was_training = generator.training
     generator.eval()
     device = next(generator.parameters()).device
     gen = torch.Generator().manual_seed(seed)
@@ -255,6 +258,7 @@ def generate(generator: torch.nn.Module, n: int, batch_size: int = 500, seed: in
         z = torch.randn(b, generator.latent_dim, generator=gen).to(device)  # (b, nz)
         args = () if labels is None else (labels[i:i + b].to(device),)
         out.append(generator(z, *args).cpu())
+    generator.train(was_training)
     return torch.cat(out)
 
 

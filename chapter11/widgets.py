@@ -83,8 +83,9 @@ class GANLab:
     def reset(self) -> None:
         """New models and optimisers from the seed; the curves start again."""
         self.dist = toy_distribution(self.dist_name)
-        torch.manual_seed(self.seed)
-        G, D = ToyGenerator(width=self.width), ToyDiscriminator(width=self.width)
+        with torch.random.fork_rng():  # seeded initialisation without touching the caller's global RNG
+            torch.manual_seed(self.seed)
+            G, D = ToyGenerator(width=self.width), ToyDiscriminator(width=self.width)
         cfg = TrainConfig(loss=self.loss_name, steps=10 ** 9, batch_size=self.batch_size, n_critic=self.n_critic,
                           lr_g=self.lr_g, lr_d=self.lr_d, betas=(0.5, 0.9), gp_weight=self.gp_weight, seed=self.seed,
                           device="cpu", progress=False)

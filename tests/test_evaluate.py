@@ -135,3 +135,13 @@ def test_collapsed_and_blurred_sets_score_worse_than_real(mnist):
 def test_shipped_fashion_classifier_meets_its_test_accuracy():
     test = load_images("fashion-mnist", train=False)
     assert accuracy(feature_extractor("fashion-mnist"), test.images, test.labels) >= 0.91
+
+
+def test_generate_restores_training_mode():
+    from chapter11.metrics import generate
+    from chapter11.models import DCGANGenerator
+
+    G = DCGANGenerator(latent_dim=4, image_size=28, width=4)
+    G.train()
+    assert generate(G, 3).shape == (3, 1, 28, 28)
+    assert G.training
