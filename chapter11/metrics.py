@@ -148,6 +148,8 @@ def inception_score(probs, splits: int = 10) -> tuple[float, float]:
     """IS = exp(E_x KL(p(y|x) ‖ p(y))), with p(y) the mean of p(y|x) over each split.
 
     Returns the mean and standard deviation over `splits` equal parts, as in the original code.
+    The parts are taken in the order given: shuffle data that is sorted by class first (split
+    by class, each part holds one class and scores about 1).
     """
     p = _check_probs(probs)
     if not 1 <= splits <= len(p):
@@ -186,6 +188,8 @@ def kid_from_features(feats1, feats2, num_subsets: int = 100, subset_size: int =
     """
     a, b = _check_pair(feats1, feats2)
     m = min(subset_size, len(a), len(b))
+    if m == len(a) == len(b):
+        num_subsets = 1  # every "subset" would be the whole of both sets: one is enough
     rng = np.random.default_rng(seed)
     vals = [_poly_mmd2_unbiased(a[rng.choice(len(a), m, replace=False)], b[rng.choice(len(b), m, replace=False)])
             for _ in range(num_subsets)]
@@ -270,7 +274,9 @@ def evaluate(generator: torch.nn.Module, real, n: int = 10_000, extractor="mnist
     the classifier's view of the samples: class_histogram (predicted class counts) and class_kl
     (KL of that histogram to uniform). A conditional generator is asked for n samples with
     balanced labels, and class_accuracy is the share the classifier assigns to the requested label.
-    `real` is an ImageData; up to n of its images (a seeded random subset) are used.
+    `real` is an ImageData; up to n of its images (a seeded random subset) are used. When it holds
+    fewer than n, all of them are, and `n_real` in the result says how many (FID's bias depends
+    on both sizes).
     """
     from .classifier import feature_extractor
 
@@ -293,7 +299,7 @@ def evaluate(generator: torch.nn.Module, real, n: int = 10_000, extractor="mnist
     nz = p > 0
     out = {"fid": fid_from_features(real_f, fake_f), "kid": kid_mean, "kid_std": kid_std, "is": is_mean,
            "is_std": is_std, **prdc(real_f, fake_f, k=5), "class_histogram": hist.long().tolist(),
-           "class_kl": float((p[nz] * torch.log(p[nz] * len(p))).sum()), "n": n,
+           "class_kl": float((p[nz] * torch.log(p[nz] * len(p))).sum()), "n": n, "n_real": len(real_f),
            "extractor": extractor if isinstance(extractor, str) else type(extractor).__name__}
     if labels is not None:
         out["class_accuracy"] = float((pred == labels).double().mean())

@@ -183,3 +183,10 @@ def test_fid_and_kid_agree_with_torchmetrics():
     theirs = float(kid.compute()[0])
     ours = kid_from_features(real.flatten(1), fake.flatten(1), num_subsets=1, subset_size=600)[0]
     assert ours == pytest.approx(theirs, rel=1e-3)
+
+
+def test_kid_with_whole_sets_computes_one_subset():
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.randn(50, 4, generator=g), torch.randn(50, 4, generator=g)
+    assert kid_from_features(a, b, num_subsets=100, subset_size=1000) == kid_from_features(a, b, num_subsets=1)
+    assert kid_from_features(a, b, num_subsets=100, subset_size=1000)[1] == 0.0
