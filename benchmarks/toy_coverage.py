@@ -132,7 +132,8 @@ def main() -> None:
     cache = json.loads(cache_path.read_text())["runs"] if cache_path.exists() else []
     done = {key(r) for r in cache}
     budgets = {d: int(D_UPDATES[d] * args.scale) for d in args.dists}
-    jobs = [(loss, d, s, budgets[d]) for loss in args.losses for s in range(args.seeds) for d in args.dists]
+    # seed-major order: an interrupted sweep still has every loss, with fewer seeds
+    jobs = [(loss, d, s, budgets[d]) for s in range(args.seeds) for loss in args.losses for d in args.dists]
     todo = [j for j in jobs if f"{j[0]}/{j[1]}/{j[2]}/{j[3]}" not in done]
     print(f"{len(jobs) - len(todo)} runs cached, {len(todo)} to go")
     with ProcessPoolExecutor(max_workers=args.workers) as pool:
@@ -167,7 +168,8 @@ Command: `python benchmarks/toy_coverage.py --seeds {args.seeds} --scale {args.s
 within 3 std of its nearest mode; a mode is covered if it is the nearest mode of at least one HQ
 sample; reverse KL is KL(mode histogram of the HQ samples ‖ uniform). ring8 has 8 modes
 (std 0.01), grid25 has 25 (std 0.05). Mean ± std over seeds; s/run is the wall time of one
-training run on one CPU core.
+training run on one thread while two runs shared the 2-core machine, often with other work as
+well, so it overstates an unloaded run (one 20,000-update grid25 run alone took about 105 s).
 
 Every loss gets the same number of discriminator updates ({', '.join(f"{d}: {b:,}" for d, b in budgets.items())});
 with n_critic = 5 that is a fifth as many generator updates. Models: `ToyGenerator` and
