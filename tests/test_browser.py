@@ -42,7 +42,7 @@ def lab_server(tmp_path):
     port, token = _free_port(), secrets.token_hex(16)
     env = {**os.environ, "CHAPTER11_FAST": "1", "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
     cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
-           f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={work}", "--ServerApp.open_browser=False"]
+           f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={work}", "--ServerApp.open_browser=False", "--allow-root"]  # CI runs as root
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=open(tmp_path / "lab.log", "w"))
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 90
@@ -73,7 +73,9 @@ def test_notebook_06_runs_and_its_latent_slider_changes_the_image(lab_server, tm
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.goto(f"{url}/lab/tree/{NOTEBOOK}?token={token}", timeout=120_000)
         page.wait_for_selector(".jp-NotebookPanel", timeout=120_000)
-        page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
+        # "idle" shows before a kernel exists; wait until the status bar names the started kernel, or
+        # "Run All" opens a kernel-selection dialog instead of running anything.
+        page.get_by_text("Python 3 (ipykernel) | Idle").first.wait_for(timeout=180_000)
         page.get_by_role("menuitem", name="Run").first.click()
         page.get_by_text("Run All Cells", exact=True).click()
         # The explorer is the last widget: its first direction slider appears once all cells ran.
