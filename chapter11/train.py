@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 import math
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
@@ -548,12 +548,3 @@ def train(generator: nn.Module, discriminator: nn.Module, data, config: TrainCon
     resume_from: a checkpoint written by an earlier run; training continues to config.steps.
     """
     return Trainer(generator, discriminator, data, config).fit(callbacks, resume_from=resume_from)
-
-
-def config_from_dict(d: dict) -> TrainConfig:
-    """Rebuild a TrainConfig from a checkpoint's stored dict, ignoring keys this version doesn't know."""
-    known = {f.name for f in fields(TrainConfig)}
-    kw = {k: v for k, v in d.items() if k in known}
-    if "betas" in kw:
-        kw["betas"] = tuple(kw["betas"])
-    return TrainConfig(**kw)
