@@ -93,7 +93,7 @@ def key(r) -> str:
     return f"{r['loss']}/{r['dist']}/{r['seed']}/{r['steps']}"
 
 
-def mean_std(values) -> str:
+def mean_std(values) -> tuple[float, float]:
     m = statistics.fmean(values)
     s = statistics.stdev(values) if len(values) > 1 else 0.0
     return m, s

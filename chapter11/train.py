@@ -146,7 +146,7 @@ class _Batches:
         self.toy = data if isinstance(data, ToyDistribution) else None
         self.stream = None
         self.channels_last = channels_last
-        if isinstance(data, torch.utils.data.Dataset) and not isinstance(data, ToyDistribution):
+        if isinstance(data, torch.utils.data.Dataset):  # e.g. a CachedImageFolder: streamed, not held in memory
             self._init_stream(data, device, conditional, batch_size, seed, num_workers)
         elif self.toy is not None:
             if conditional:
