@@ -84,7 +84,11 @@ def _load_data(args):
     return data, data.image_shape, data.num_classes
 
 
-def cmd_train(args) -> int:
+def build_run(args):
+    """The data, the models and the Trainer that `train` would run with these arguments.
+
+    `reproduce` calls this too, so a shipped model is re-trained by exactly the code that made it.
+    """
     from .losses import get_loss
     from .models import make_gan
     from .train import Trainer, TrainConfig
@@ -100,11 +104,16 @@ def cmd_train(args) -> int:
     cfg_kw = {f.name: getattr(args, f.name) for f in fields(TrainConfig)
               if f.name not in ("out_dir", "progress", "betas")}
     config = TrainConfig(**cfg_kw, betas=tuple(args.betas), out_dir=args.out, progress=not args.no_progress)
+    return Trainer(G, D, data, config), data, kind
+
+
+def cmd_train(args) -> int:
     out = Path(args.out)
     ckpt = out / "checkpoint.pt"
     if args.resume and not ckpt.is_file():
         raise ValueError(f"--resume: no checkpoint at {str(ckpt)!r}; train without --resume first.")
-    trainer = Trainer(G, D, data, config)
+    trainer, data, kind = build_run(args)
+    G = trainer.G
     history = trainer.fit(resume_from=ckpt if args.resume else None)
     if not trainer.dist.is_main:  # under torchrun only rank 0 reports and writes
         return 0
@@ -174,6 +183,26 @@ def cmd_train_classifier(args) -> int:
     return 0
 
 
+def cmd_reproduce(args) -> int:
+    from . import pretrained
+
+    card = pretrained.card(args.name)  # an unknown name fails here, listing the valid ones
+    out = args.out or f"runs/reproduce-{args.name}"
+    result = pretrained.reproduce(args.name, out, stop_after=args.stop_after, install=args.install,
+                                  progress=not args.no_progress)
+    report = {"name": args.name, "out": out, "steps": result["steps"], "seconds": round(result["seconds"], 1)}
+    if args.stop_after:
+        first = card.get("first_losses", [])
+        got = [{k: r[k] for k in pretrained.LOSS_KEYS} for r in result["history"][:len(first)]]
+        report |= {"card_first_losses": first, "first_losses": got}
+    else:
+        keys = ("fid", "kid", "precision", "recall", "class_kl", "class_accuracy")
+        report["metrics"] = {k: result["metrics"][k] for k in keys if k in result["metrics"]}
+        report["card_metrics"] = {k: card.get("metrics", {}).get(k) for k in report["metrics"]}
+    print(json.dumps(report, indent=2))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="chapter11", description="Train and sample the GANs of the course.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -199,6 +228,14 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--seed", type=int, default=0, help=SEED_HELP)
     c.add_argument("--epochs", type=int, default=None, help="default: 40 for mnist-5k, 12 for fashion-mnist")
     c.add_argument("--no-progress", action="store_true")
+    r = sub.add_parser("reproduce", help="re-train a shipped generator from its model card and compare metrics")
+    r.add_argument("name", help="a name from chapter11.pretrained.available()")
+    r.add_argument("--out", default=None, help="run folder (default runs/reproduce-NAME)")
+    r.add_argument("--stop-after", type=int, default=None,
+                   help="stop after N generator updates and print the first logged losses beside the card's")
+    r.add_argument("--install", action="store_true",
+                   help="write the new weights, card and sample grid into the package (how they were made)")
+    r.add_argument("--no-progress", action="store_true")
     return parser
 
 
@@ -208,7 +245,7 @@ def main(argv=None) -> int:
 
     args = build_parser().parse_args(argv)
     handlers = {"train": cmd_train, "sample": cmd_sample, "evaluate": cmd_evaluate,
-                "train-classifier": cmd_train_classifier}
+                "train-classifier": cmd_train_classifier, "reproduce": cmd_reproduce}
     try:
         return handlers[args.command](args)
     except TrainingDiverged as err:
