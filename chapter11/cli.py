@@ -99,6 +99,7 @@ def build_run(args):
         raise ValueError(f"--conditional needs labelled data; {args.data!r} has no classes.")
     kind = args.model if args.model != "auto" else ("toy" if shape == (2,) else "dcgan")
     norm = args.norm if args.norm != "auto" else ("layer" if loss.constraint == "gp" else "batch")
+    torch.manual_seed(args.seed)  # the initial weights come from the global RNG: --seed must decide them too
     G, D = make_gan(kind, shape, num_classes if args.conditional else None, args.latent_dim, args.width, norm,
                     args.label_mode)
     cfg_kw = {f.name: getattr(args, f.name) for f in fields(TrainConfig)
@@ -189,7 +190,7 @@ def cmd_reproduce(args) -> int:
     card = pretrained.card(args.name)  # an unknown name fails here, listing the valid ones
     out = args.out or f"runs/reproduce-{args.name}"
     result = pretrained.reproduce(args.name, out, stop_after=args.stop_after, install=args.install,
-                                  progress=not args.no_progress)
+                                  progress=not args.no_progress, resume=args.resume)
     report = {"name": args.name, "out": out, "steps": result["steps"], "seconds": round(result["seconds"], 1)}
     if args.stop_after:
         first = card.get("first_losses", [])
@@ -235,6 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="stop after N generator updates and print the first logged losses beside the card's")
     r.add_argument("--install", action="store_true",
                    help="write the new weights, card and sample grid into the package (how they were made)")
+    r.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt if it exists")
     r.add_argument("--no-progress", action="store_true")
     return parser
 

@@ -83,6 +83,7 @@ def _atomic_write(path: Path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; these are package files everyone reads
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -102,7 +103,7 @@ def evaluate_card(name: str, G: nn.Module | None = None) -> dict:
 
 
 def reproduce(name: str, out_dir: str | os.PathLike, stop_after: int | None = None, install: bool = False,
-              progress: bool = True) -> dict:
+              progress: bool = True, resume: bool = False) -> dict:
     """Re-train `name` from its card into `out_dir` (a normal `train` run: checkpoint, history, samples).
 
     stop_after: end after this many generator updates, with the card's full schedule otherwise
@@ -120,7 +121,8 @@ def reproduce(name: str, out_dir: str | os.PathLike, stop_after: int | None = No
     try:
         trainer, _, _ = build_run(args)
         callbacks = [_StopAfter(stop_after)] if stop_after else []
-        history = trainer.fit(callbacks=callbacks)
+        ckpt = Path(out_dir) / "checkpoint.pt"
+        history = trainer.fit(callbacks=callbacks, resume_from=ckpt if resume and ckpt.is_file() else None)
     finally:
         torch.set_num_threads(threads)
     result = {"history": history.records, "seconds": trainer.seconds, "steps": trainer.step}
@@ -143,9 +145,12 @@ def _install(name: str, c: dict, trainer, result: dict) -> None:
     fd, tmp = tempfile.mkstemp(dir=WEIGHTS_DIR, prefix=f".{name}.", suffix=".tmp")
     os.close(fd)
     torch.save(half, tmp)
+    os.chmod(tmp, 0o644)
     os.replace(tmp, pt)
+    c = {**c, "generator": model_spec(G)}
+    _atomic_write(WEIGHTS_DIR / f"{name}.json", (json.dumps(c, indent=2) + "\n").encode())  # so load() works
     metrics = evaluate_card(name)  # the shipped (float16) weights are what the card must describe
-    c = {**c, "generator": model_spec(G), "steps": trainer.step, "seed": trainer.config.seed,
+    c = {**c, "steps": trainer.step, "seed": trainer.config.seed,
          "wall_time_s": round(result["seconds"], 1),
          "first_losses": [{k: r[k] for k in LOSS_KEYS} for r in result["history"][:FIRST_LOSSES]],
          "final_losses": {k: result["history"][-1][k] for k in LOSS_KEYS},
@@ -176,7 +181,8 @@ def render_card(c: dict) -> str:
              f"| command | `{cmd}` (or `python -m chapter11 reproduce {c['name']}`) |",
              f"| seed | {c.get('seed')} |", f"| generator updates | {c.get('steps')} |",
              f"| wall time | {c.get('wall_time_s')} s on {c['threads']} CPU thread(s) "
-             f"({c.get('trained_on', {}).get('cpu', '?')}, torch {c.get('trained_on', {}).get('torch', '?')}) |",
+             f"({c.get('trained_on', {}).get('cpu', '?')}, torch {c.get('trained_on', {}).get('torch', '?')}; "
+             "other jobs shared the 2-core machine, so an idle one is faster) |",
              f"| weights | {c.get('weights_bytes', 0) / 1e6:.2f} MB, float16 |", "",
              f"## `evaluate` metrics ({c['eval']['n']} samples, `{c['eval']['extractor']}` features, seed "
              f"{c['eval']['seed']})", "", "| metric | value |", "|---|---|"]

@@ -69,3 +69,19 @@ def test_sample_refuses_a_foreign_checkpoint(tmp_path):
     torch.save({"state": torch.zeros(1)}, tmp_path / "x.pt")
     r = cli("sample", "--checkpoint", str(tmp_path / "x.pt"), "--out", str(tmp_path / "g.png"))
     assert r.returncode == 2 and "not a chapter11 checkpoint" in r.stderr
+
+
+def test_seed_decides_the_initial_weights(tmp_path):
+    """--seed must fix the models' initialisation too, not only the data order: the global RNG
+    starts from a random state in every process, so an unseeded init differs run to run."""
+    from chapter11.cli import build_parser, build_run
+
+    def weights(seed):
+        torch.seed()  # whatever state the process happens to be in
+        args = build_parser().parse_args(["train", "--data", "ring8", "--seed", str(seed), "--out", str(tmp_path),
+                                          "--no-progress"])
+        trainer, _, _ = build_run(args)
+        return torch.cat([p.detach().flatten() for p in [*trainer.G.parameters(), *trainer.D.parameters()]])
+
+    assert torch.equal(weights(3), weights(3))
+    assert not torch.equal(weights(3), weights(4))
