@@ -11,7 +11,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def run_sweep(name: str, jobs: list[dict], run_one: Callable[[dict], dict], workers: int,
-              describe: Callable[[dict], str]) -> list[dict]:
+              describe: Callable[[dict], str], render_only: bool = False) -> list[dict]:
     """Run every job whose result is not cached in results/NAME.json yet; returns all cached results.
 
     A job is a dict of JSON values; its result must contain the job's items, which is how the cache
@@ -27,7 +27,7 @@ def run_sweep(name: str, jobs: list[dict], run_one: Callable[[dict], dict], work
     done = {key(r) for r in cache}
     todo = [j for j in jobs if key(j) not in done]
     print(f"{name}: {len(jobs) - len(todo)} runs cached, {len(todo)} to go", flush=True)
-    if todo:
+    if todo and not render_only:
         with ProcessPoolExecutor(max_workers=workers) as pool:
             for r in pool.map(run_one, todo):
                 cache.append(r)

@@ -135,12 +135,14 @@ def main() -> None:
     p.add_argument("--budget", type=float, default=60.0, help="training seconds per run")
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--render-only", action="store_true", help="run nothing; rebuild the table from the cached runs")
     p.add_argument("--losses", nargs="+", default=list(RECIPES))
     args = p.parse_args()
     jobs = [{"loss": loss, "seed": s, "budget": args.budget} for s in range(args.seeds) for loss in args.losses]
     runs = run_sweep("equal_budget", jobs, run_one, args.workers,
                      lambda r: f"{r['loss']}/{r['seed']}: {r['generator_steps']} G steps, FID {r['fid']:.1f}, "
-                               f"precision {r['precision']:.2f}, recall {r['recall']:.2f}")
+                               f"precision {r['precision']:.2f}, recall {r['recall']:.2f}",
+                     render_only=args.render_only)
     baseline = real_baseline(args.seeds)
     (RESULTS / "equal_budget_baseline.json").write_text(json.dumps({"runs": baseline}, indent=1) + "\n")
     md = render(runs, baseline, args.budget, args.seeds)

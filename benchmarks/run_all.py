@@ -85,14 +85,16 @@ def main() -> None:
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--rerun-throughput", action="store_true")
     p.add_argument("--rerun-baselines", action="store_true")
+    p.add_argument("--render-only", action="store_true",
+                   help="run nothing; rebuild the tables and the page from the cached runs (possibly incomplete)")
     args = p.parse_args()
-    w = ["--workers", str(args.workers)]
-    run("toy_coverage.py", "--seeds", "5", *w)
+    w = ["--workers", str(args.workers)] + (["--render-only"] if args.render_only else [])
+    run("toy_coverage.py", "--seeds", "5", "--workers", str(args.workers))  # fully cached: only re-renders
     run("equal_budget.py", "--budget", "60", "--seeds", "3", *w)
     run("stability.py", "--draws", "10", "--d-updates", "4000", *w)
-    if args.rerun_throughput or not (RESULTS / "throughput.json").exists():
+    if not args.render_only and (args.rerun_throughput or not (RESULTS / "throughput.json").exists()):
         run("throughput.py")
-    if args.rerun_baselines or not (RESULTS / "metric_baselines.json").exists():
+    if not args.render_only and (args.rerun_baselines or not (RESULTS / "metric_baselines.json").exists()):
         run("metric_baselines.py")
 
     models_table, cards = shipped_models()

@@ -110,6 +110,7 @@ def main() -> None:
     p.add_argument("--draws", type=int, default=10)
     p.add_argument("--d-updates", type=int, default=4000)
     p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--render-only", action="store_true", help="run nothing; rebuild the table from the cached runs")
     p.add_argument("--losses", nargs="+", default=LOSSES)
     args = p.parse_args()
     hps = draws(args.draws)
@@ -118,7 +119,7 @@ def main() -> None:
             for i, h in enumerate(hps) for loss in args.losses]
     runs = run_sweep("stability", jobs, run_one, args.workers,
                      lambda r: f"{r['loss']}/draw {r['draw']}: {r['modes']} modes, "
-                               f"{100 * r['high_quality']:.1f} % HQ")
+                               f"{100 * r['high_quality']:.1f} % HQ", render_only=args.render_only)
     md = render(runs, args.draws, args.d_updates, hps)
     (RESULTS / "stability.md").write_text(md)
     print(md)
