@@ -118,7 +118,7 @@ AUGMENT = {  # digits must not be flipped, but tolerate rotation; clothes are sy
 }
 
 
-def _augment(x: Tensor, gen: torch.Generator, degrees: float = 10.0, scale: float = 0.1,
+def augment(x: Tensor, gen: torch.Generator, degrees: float = 10.0, scale: float = 0.1,
              flip: bool = False) -> Tensor:
     """Random rotation (±degrees), scale (1 ± scale), shift (±2 px) and optional horizontal flip, batched."""
     B = x.shape[0]
@@ -177,7 +177,7 @@ def train_classifier(data: str, out: str | Path, seed: int = 0, epochs: int | No
         order = torch.randperm(len(x_tr), generator=gen)
         for i in range(0, len(x_tr), batch_size):
             idx = order[i:i + batch_size]
-            logits = model(_augment(x_tr[idx], gen, **AUGMENT[data]))[1]  # (b, 10)
+            logits = model(augment(x_tr[idx], gen, **AUGMENT[data]))[1]  # (b, 10)
             loss = F.cross_entropy(logits, y_tr[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
