@@ -14,6 +14,7 @@ Each model NAME has three files in `chapter11/weights/generators/`:
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import platform
@@ -140,13 +141,10 @@ def _install(name: str, c: dict, trainer, result: dict) -> None:
 
     G = trainer.G
     half = {k: v.half() if v.is_floating_point() else v for k, v in G.state_dict().items()}
-    WEIGHTS_DIR.mkdir(parents=True, exist_ok=True)
     pt = WEIGHTS_DIR / f"{name}.pt"
-    fd, tmp = tempfile.mkstemp(dir=WEIGHTS_DIR, prefix=f".{name}.", suffix=".tmp")
-    os.close(fd)
-    torch.save(half, tmp)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, pt)
+    buf = io.BytesIO()
+    torch.save(half, buf)
+    _atomic_write(pt, buf.getvalue())
     c = {**c, "generator": model_spec(G)}
     _atomic_write(WEIGHTS_DIR / f"{name}.json", (json.dumps(c, indent=2) + "\n").encode())  # so load() works
     metrics = evaluate_card(name)  # the shipped (float16) weights are what the card must describe
