@@ -36,7 +36,8 @@ def _train_parser(sub) -> None:
     m.add_argument("--model", default="auto", choices=["auto", "toy", "mlp", "dcgan"],
                    help="auto: toy MLPs for 2-D data, DCGAN for images")
     m.add_argument("--conditional", action="store_true", help="condition G and D on the class labels")
-    m.add_argument("--label-mode", default="onehot", choices=["onehot", "embedding"])
+    m.add_argument("--label-mode", default="onehot", choices=["onehot", "embedding", "projection"],
+                   help="how labels enter: one-hot planes, a learned plane, or a projection D (DCGAN)")
     m.add_argument("--image-size", type=int, default=None, help="resize images (28, 32 or 64 for the DCGAN)")
     m.add_argument("--latent-dim", type=int, default=None)
     m.add_argument("--width", type=int, default=None, help="hidden width (toy) or base channels (DCGAN)")

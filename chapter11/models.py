@@ -23,10 +23,24 @@ class _Conditioning(nn.Module):
     def __init__(self, num_classes: int, mode: str, dim: int):
         super().__init__()
         if mode not in ("onehot", "embedding"):
-            raise ValueError(f"label_mode must be 'onehot' or 'embedding'; got {mode!r}")
+            raise ValueError(f"label_mode must be 'onehot' or 'embedding' (and 'projection' for a DCGAN discriminator); "
+                             f"got {mode!r}")
         self.num_classes, self.mode = num_classes, mode
         self.dim = num_classes if mode == "onehot" else dim
         self.embed = nn.Embedding(num_classes, dim) if mode == "embedding" else None
+
+    @staticmethod
+    def check(labels: Tensor | None, num_classes: int, batch: int, owner: str) -> None:
+        """Labels must be given, one integer in [0, num_classes) per sample of the batch."""
+        if labels is None:
+            raise ValueError(f"{owner} is conditional (num_classes={num_classes}); call it as model(x, labels).")
+        if labels.dtype not in (torch.int64, torch.int32) or labels.dim() != 1:
+            raise ValueError(f"labels must be a 1-D integer tensor; got dtype {labels.dtype}, "
+                             f"shape {tuple(labels.shape)}")
+        if labels.shape != (batch,):
+            raise ValueError(f"labels must have shape ({batch},) to match the batch; got {tuple(labels.shape)}")
+        if len(labels) and (labels.min() < 0 or labels.max() >= num_classes):
+            raise ValueError(f"labels must lie in [0, {num_classes}); got {labels.min().item()}..{labels.max().item()}")
 
     def forward(self, labels: Tensor) -> Tensor:
         if labels.dtype not in (torch.int64, torch.int32) or labels.dim() != 1:
@@ -227,7 +241,10 @@ class DCGANDiscriminator(_Conditional):
     """[Conv 4/2/1 + norm + LeakyReLU(0.2)]* → Conv to one score; no norm on the first layer.
 
     Conditional models see the label as extra input channels: K one-hot planes, or one
-    learned embedding reshaped to an H×W plane (label_mode="embedding").
+    learned embedding reshaped to an H×W plane (label_mode="embedding"). With
+    label_mode="projection" (Miyato & Koyama 2018) the label enters at the end instead:
+    D(x, y) = ψ(φ(x)) + e_yᵀ Σ_{h,w} φ(x), φ the last feature map and e_y a learned per-class
+    vector, so "is it real" and "does it match y" share the same features.
     norm: "batch" for the standard DCGAN; use "layer" or "none" with a gradient penalty,
     which is defined per sample and is distorted by batch statistics.
     """
@@ -238,11 +255,15 @@ class DCGANDiscriminator(_Conditional):
         self.hparams = dict(image_size=image_size, channels=channels, width=width, norm=norm,
                             num_classes=num_classes, label_mode=label_mode, embed_dim=embed_dim)
         self.num_classes, self.image_size = num_classes, image_size
-        # An embedding becomes one image-sized plane, so it has image_size² entries.
-        self.cond = (_Conditioning(num_classes, label_mode, image_size * image_size)
-                     if num_classes else None)
-        cond_ch = 0 if not self.cond else (num_classes if label_mode == "onehot" else 1)
+        self.label_mode = label_mode
         start, n_down = _stages(image_size)
+        self.cond, self.project, cond_ch = None, None, 0
+        if num_classes and label_mode == "projection":
+            self.project = nn.Embedding(num_classes, width * 2 ** (n_down - 1))  # one vector per class, φ's width
+        elif num_classes:
+            # An embedding becomes one image-sized plane, so it has image_size² entries.
+            self.cond = _Conditioning(num_classes, label_mode, image_size * image_size)
+            cond_ch = num_classes if label_mode == "onehot" else 1
         ch = width
         layers: list[nn.Module] = [nn.Conv2d(channels + cond_ch, ch, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True)]
         for _ in range(n_down - 1):
@@ -251,8 +272,15 @@ class DCGANDiscriminator(_Conditional):
         layers += [nn.Conv2d(ch, 1, start, 1, 0, bias=False)]  # (B, 1, 1, 1)
         self.net = nn.Sequential(*layers)
         dcgan_init_(self)
+        if self.project is not None:
+            nn.init.normal_(self.project.weight, 0.0, 0.02)  # small, like every other weight: starts near ψ alone
 
     def forward(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
+        if self.project is not None:
+            _Conditioning.check(labels, self.num_classes, x.shape[0], type(self).__name__)
+            phi = self.net[:-1](x)  # (B, ch, s, s): the features before the last conv
+            psi = self.net[-1](phi).view(-1)  # (B,) the unconditional "is it real" score
+            return psi + (self.project(labels) * phi.sum(dim=(2, 3))).sum(1)  # (B,) + e_yᵀ Σ φ
         c = self._cond(x, labels)
         if c is not None:
             B, _, H, W = x.shape
@@ -291,7 +319,11 @@ def make_gan(kind: str, sample_shape: tuple[int, ...], num_classes: int | None =
     kind: "toy" (2-D points), "mlp" (the chapter's MLPs) or "dcgan" (images of size 28, 32, 64).
     Unset sizes take each family's defaults.
     """
-    cond = dict(num_classes=num_classes, label_mode=label_mode)
+    if label_mode == "projection" and kind != "dcgan":
+        raise ValueError("label_mode 'projection' is implemented for the DCGAN discriminator only; "
+                         "use 'onehot' or 'embedding' for the toy and MLP models.")
+    g_mode = "onehot" if label_mode == "projection" else label_mode  # projection changes D only; G reads one-hot
+    cond = dict(num_classes=num_classes, label_mode=g_mode)
     if kind == "toy":
         if tuple(sample_shape) != (2,):
             raise ValueError(f"model 'toy' is for 2-D points; the data has samples of shape {tuple(sample_shape)}")
@@ -309,5 +341,6 @@ def make_gan(kind: str, sample_shape: tuple[int, ...], num_classes: int | None =
             raise ValueError(f"DCGAN models need square images; got {H}×{W}. Resize with image_size=...")
         w = dict(width=width) if width else {}
         return (DCGANGenerator(latent_dim=latent_dim or 100, image_size=H, channels=C, **w, **cond),
-                DCGANDiscriminator(image_size=H, channels=C, norm=norm, **w, **cond))
+                DCGANDiscriminator(image_size=H, channels=C, norm=norm, **w, num_classes=num_classes,
+                                   label_mode=label_mode))
     raise ValueError(f"Unknown model kind {kind!r}; use 'toy', 'mlp' or 'dcgan'.")

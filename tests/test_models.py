@@ -140,3 +140,33 @@ def test_packed_discriminator_scores_groups_of_samples():
     assert D.net[0].in_features == 4
     with pytest.raises(ValueError, match="divisible by 2"):
         D(torch.randn(5, 2))
+
+
+def test_projection_discriminator_is_psi_plus_the_class_vector_times_pooled_features():
+    torch.manual_seed(0)
+    G, D = make_gan("dcgan", (1, 28, 28), num_classes=10, width=8, label_mode="projection")
+    assert G.cond.mode == "onehot" and D.cond is None  # G reads one-hot labels; D gets no label planes
+    assert D.net[0].in_channels == 1  # the image alone enters D
+    D.eval()
+    x = torch.randn(5, 1, 28, 28)
+    y = torch.tensor([0, 3, 3, 9, 1])
+    with torch.no_grad():
+        D.project.weight.normal_()  # make the class term large enough to see
+        # the formula by hand: φ = all layers but the last; ψ = the last conv, a dot product with the (16, 7, 7) map
+        phi = x
+        for layer in list(D.net)[:-1]:
+            phi = layer(phi)  # ends as (5, 16, 7, 7)
+        psi = (phi * D.net[-1].weight[0]).sum(dim=(1, 2, 3))  # (5,)
+        expected = psi + (D.project.weight[y] * phi.sum(dim=(2, 3))).sum(1)
+        out = D(x, y)
+    assert out.shape == (5,) and torch.allclose(out, expected, atol=1e-5)
+    with torch.no_grad():
+        assert not torch.allclose(D(x, y), D(x, (y + 1) % 10))  # the label changes the score
+    with pytest.raises(ValueError, match="call it as model"):
+        D(x)
+    with pytest.raises(ValueError, match=r"lie in \[0, 10\)"):
+        D(x, torch.tensor([0, 1, 2, 3, 10]))
+    with pytest.raises(ValueError, match="DCGAN discriminator only"):
+        make_gan("mlp", (1, 28, 28), num_classes=10, label_mode="projection")
+    D2 = build_model(model_spec(D))
+    D2.load_state_dict(D.state_dict())  # a checkpoint rebuilds the projection too
