@@ -33,7 +33,7 @@ def _train_parser(sub) -> None:
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt (same arguments)")
     m = p.add_argument_group("model")
-    m.add_argument("--model", default="auto", choices=["auto", "toy", "mlp", "dcgan"],
+    m.add_argument("--model", default="auto", choices=["auto", "toy", "mlp", "mlp-bn", "dcgan"],
                    help="auto: toy MLPs for 2-D data, DCGAN for images")
     m.add_argument("--conditional", action="store_true", help="condition G and D on the class labels")
     m.add_argument("--label-mode", default="onehot", choices=["onehot", "embedding", "projection"],
@@ -102,7 +102,7 @@ def build_run(args):
     norm = args.norm if args.norm != "auto" else ("layer" if loss.constraint == "gp" else "batch")
     torch.manual_seed(args.seed)  # the initial weights come from the global RNG: --seed must decide them too
     G, D = make_gan(kind, shape, num_classes if args.conditional else None, args.latent_dim, args.width, norm,
-                    args.label_mode)
+                    args.label_mode, aux_classifier=args.aux_weight > 0)  # --aux-weight > 0 needs D's class head
     cfg_kw = {f.name: getattr(args, f.name) for f in fields(TrainConfig)
               if f.name not in ("out_dir", "progress", "betas")}
     config = TrainConfig(**cfg_kw, betas=tuple(args.betas), out_dir=args.out, progress=not args.no_progress)

@@ -81,18 +81,35 @@ def _mlp(sizes: list[int], act: nn.Module) -> list[nn.Module]:
 # ----------------------------------------------------------------------------- the chapter's MLPs
 
 class MLPGenerator(_Conditional):
-    """z (100) → 256 → 512 → 1024 → 784, ReLU between layers and tanh at the end (the chapter's G)."""
+    """z (100) → 256 → 512 → 1024 → 784, ReLU between layers and tanh at the end (the chapter's G).
+
+    norm="batch" adds BatchNorm1d after each hidden layer and act="leaky" uses LeakyReLU(0.2):
+    the common PyTorch MLP-GAN recipe. On the 5,000 mnist-5k digits the chapter's plain G
+    collapses to one image with the non-saturating loss; with both changes it does not
+    (make_gan kind "mlp-bn"; the model cards give the numbers).
+    """
 
     def __init__(self, latent_dim: int = 100, hidden: tuple[int, ...] = (256, 512, 1024),
                  image_shape: tuple[int, int, int] = (1, 28, 28), num_classes: int | None = None,
-                 label_mode: str = "onehot", embed_dim: int = 16):
+                 label_mode: str = "onehot", embed_dim: int = 16, norm: str = "none", act: str = "relu"):
         super().__init__()
+        if norm not in ("none", "batch"):
+            raise ValueError(f"MLPGenerator norm must be 'none' or 'batch'; got {norm!r}")
+        if act not in ("relu", "leaky"):
+            raise ValueError(f"MLPGenerator act must be 'relu' or 'leaky'; got {act!r}")
         self.hparams = dict(latent_dim=latent_dim, hidden=tuple(hidden), image_shape=tuple(image_shape),
-                            num_classes=num_classes, label_mode=label_mode, embed_dim=embed_dim)
+                            num_classes=num_classes, label_mode=label_mode, embed_dim=embed_dim, norm=norm, act=act)
         self.latent_dim, self.num_classes, self.image_shape = latent_dim, num_classes, tuple(image_shape)
         self.cond = _Conditioning(num_classes, label_mode, embed_dim) if num_classes else None
         in_dim = latent_dim + (self.cond.dim if self.cond else 0)
-        self.net = nn.Sequential(*_mlp([in_dim, *hidden, math.prod(image_shape)], nn.ReLU()), nn.Tanh())
+        sizes = [in_dim, *hidden]
+        layers: list[nn.Module] = []
+        for a, b in zip(sizes[:-1], sizes[1:]):
+            layers.append(nn.Linear(a, b))
+            if norm == "batch":
+                layers.append(nn.BatchNorm1d(b))  # keeps every unit's scale steady as D's gradients shift
+            layers.append(nn.ReLU() if act == "relu" else nn.LeakyReLU(0.2))
+        self.net = nn.Sequential(*layers, nn.Linear(sizes[-1], math.prod(image_shape)), nn.Tanh())
 
     def forward(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
         c = self._cond(z, labels)
@@ -245,21 +262,31 @@ class DCGANDiscriminator(_Conditional):
     label_mode="projection" (Miyato & Koyama 2018) the label enters at the end instead:
     D(x, y) = ψ(φ(x)) + e_yᵀ Σ_{h,w} φ(x), φ the last feature map and e_y a learned per-class
     vector, so "is it real" and "does it match y" share the same features.
+    aux_classifier=True (projection only) adds an AC-GAN head (Odena et al. 2017): class logits
+    W Σ_{h,w} φ(x) + b, returned as a second output by D(x, y, with_classes=True); the trainer
+    uses them when TrainConfig.aux_weight > 0.
     norm: "batch" for the standard DCGAN; use "layer" or "none" with a gradient penalty,
     which is defined per sample and is distorted by batch statistics.
     """
 
     def __init__(self, image_size: int = 32, channels: int = 1, width: int = 64, norm: str = "batch",
-                 num_classes: int | None = None, label_mode: str = "onehot", embed_dim: int = 16):
+                 num_classes: int | None = None, label_mode: str = "onehot", embed_dim: int = 16,
+                 aux_classifier: bool = False):
         super().__init__()
         self.hparams = dict(image_size=image_size, channels=channels, width=width, norm=norm,
-                            num_classes=num_classes, label_mode=label_mode, embed_dim=embed_dim)
+                            num_classes=num_classes, label_mode=label_mode, embed_dim=embed_dim,
+                            aux_classifier=aux_classifier)
         self.num_classes, self.image_size = num_classes, image_size
         self.label_mode = label_mode
         start, n_down = _stages(image_size)
-        self.cond, self.project, cond_ch = None, None, 0
+        self.cond, self.project, self.aux, cond_ch = None, None, None, 0
+        if aux_classifier and not (num_classes and label_mode == "projection"):
+            raise ValueError("aux_classifier=True needs num_classes and label_mode='projection': a D that sees "
+                             "the label among its inputs could classify by reading it back.")
         if num_classes and label_mode == "projection":
             self.project = nn.Embedding(num_classes, width * 2 ** (n_down - 1))  # one vector per class, φ's width
+            if aux_classifier:
+                self.aux = nn.Linear(width * 2 ** (n_down - 1), num_classes)  # AC-GAN's class head on Σφ
         elif num_classes:
             # An embedding becomes one image-sized plane, so it has image_size² entries.
             self.cond = _Conditioning(num_classes, label_mode, image_size * image_size)
@@ -275,12 +302,16 @@ class DCGANDiscriminator(_Conditional):
         if self.project is not None:
             nn.init.normal_(self.project.weight, 0.0, 0.02)  # small, like every other weight: starts near ψ alone
 
-    def forward(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
+    def forward(self, x: Tensor, labels: Tensor | None = None, with_classes: bool = False):
+        if with_classes and self.aux is None:
+            raise ValueError("with_classes=True needs a discriminator built with aux_classifier=True.")
         if self.project is not None:
             _Conditioning.check(labels, self.num_classes, x.shape[0], type(self).__name__)
             phi = self.net[:-1](x)  # (B, ch, s, s): the features before the last conv
+            pooled = phi.sum(dim=(2, 3))  # (B, ch)
             psi = self.net[-1](phi).view(-1)  # (B,) the unconditional "is it real" score
-            return psi + (self.project(labels) * phi.sum(dim=(2, 3))).sum(1)  # (B,) + e_yᵀ Σ φ
+            score = psi + (self.project(labels) * pooled).sum(1)  # (B,) ψ + e_yᵀ Σ φ
+            return (score, self.aux(pooled)) if with_classes else score  # (B,), (B, K)
         c = self._cond(x, labels)
         if c is not None:
             B, _, H, W = x.shape
@@ -313,12 +344,15 @@ def build_model(spec: dict) -> nn.Module:
 
 def make_gan(kind: str, sample_shape: tuple[int, ...], num_classes: int | None = None,
              latent_dim: int | None = None, width: int | None = None, norm: str = "batch",
-             label_mode: str = "onehot") -> tuple[nn.Module, nn.Module]:
+             label_mode: str = "onehot", aux_classifier: bool = False) -> tuple[nn.Module, nn.Module]:
     """Build a matching (generator, discriminator) pair for samples of `sample_shape`.
 
-    kind: "toy" (2-D points), "mlp" (the chapter's MLPs) or "dcgan" (images of size 28, 32, 64).
+    kind: "toy" (2-D points), "mlp" (the chapter's MLPs), "mlp-bn" (the same with BatchNorm and
+    LeakyReLU in G) or "dcgan" (images of size 28, 32, 64).
     Unset sizes take each family's defaults.
     """
+    if aux_classifier and kind != "dcgan":
+        raise ValueError("aux_classifier is implemented for the DCGAN discriminator only.")
     if label_mode == "projection" and kind != "dcgan":
         raise ValueError("label_mode 'projection' is implemented for the DCGAN discriminator only; "
                          "use 'onehot' or 'embedding' for the toy and MLP models.")
@@ -333,8 +367,9 @@ def make_gan(kind: str, sample_shape: tuple[int, ...], num_classes: int | None =
         raise ValueError(f"model {kind!r} is for images (C, H, W); the data has samples of shape "
                          f"{tuple(sample_shape)}. Use model 'toy' for 2-D points.")
     C, H, W = sample_shape
-    if kind == "mlp":
-        return (MLPGenerator(latent_dim=latent_dim or 100, image_shape=(C, H, W), **cond),
+    if kind in ("mlp", "mlp-bn"):
+        g_kw = dict(norm="batch", act="leaky") if kind == "mlp-bn" else {}  # "mlp" is the chapter's G as written
+        return (MLPGenerator(latent_dim=latent_dim or 100, image_shape=(C, H, W), **g_kw, **cond),
                 MLPDiscriminator(image_shape=(C, H, W), **cond))
     if kind == "dcgan":
         if H != W:
@@ -342,5 +377,5 @@ def make_gan(kind: str, sample_shape: tuple[int, ...], num_classes: int | None =
         w = dict(width=width) if width else {}
         return (DCGANGenerator(latent_dim=latent_dim or 100, image_size=H, channels=C, **w, **cond),
                 DCGANDiscriminator(image_size=H, channels=C, norm=norm, **w, num_classes=num_classes,
-                                   label_mode=label_mode))
-    raise ValueError(f"Unknown model kind {kind!r}; use 'toy', 'mlp' or 'dcgan'.")
+                                   label_mode=label_mode, aux_classifier=aux_classifier))
+    raise ValueError(f"Unknown model kind {kind!r}; use 'toy', 'mlp', 'mlp-bn' or 'dcgan'.")

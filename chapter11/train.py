@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from . import distributed
@@ -43,6 +44,7 @@ class TrainConfig:
     real_label: float = 1.0  # < 1 gives one-sided label smoothing (Salimans et al. use 0.9)
     instance_noise: float = 0.0  # std of Gaussian noise on D's inputs, annealed linearly to 0
     lr_decay: str = "none"  # "linear" anneals both learning rates to 0: sharper modes at the end
+    aux_weight: float = 0.0  # > 0: AC-GAN class loss (D built with aux_classifier); d_loss and g_loss include it
     seed: int = 0  # seeds the data order, the noise and the penalty's α
     device: str = "auto"  # "auto" picks CUDA, then MPS, then CPU
     log_every: int = 50  # how often losses are copied to the CPU (each copy waits for the device)
@@ -90,6 +92,8 @@ def _check_config(c: TrainConfig) -> None:
         raise ValueError(f"TrainConfig.optimizer must be 'adam' or 'rmsprop'; got {c.optimizer!r}")
     if not (0.0 < c.real_label <= 1.0):
         raise ValueError(f"TrainConfig.real_label must be in (0, 1]; got {c.real_label}")
+    if c.aux_weight < 0:
+        raise ValueError(f"TrainConfig.aux_weight must not be negative; got {c.aux_weight}")
     if c.instance_noise < 0 or c.sample_every < 0 or c.checkpoint_every < 0 or c.num_workers < 0:
         raise ValueError("instance_noise, sample_every, checkpoint_every and num_workers must not be negative")
     if len(c.betas) != 2 or not all(0.0 <= b < 1.0 for b in c.betas):
@@ -270,6 +274,10 @@ class Trainer:
         self.seconds = 0.0  # training time of earlier (resumed) runs
         self.last: dict[str, Tensor] = {}  # latest losses as device tensors; read only when logging
         self._check_shapes()
+        if config.aux_weight > 0 and (self.num_classes is None or getattr(discriminator, "aux", None) is None):
+            raise ValueError("TrainConfig.aux_weight > 0 needs a conditional generator and a discriminator with an "
+                             "auxiliary classifier, e.g. make_gan('dcgan', ..., label_mode='projection', "
+                             "aux_classifier=True).")
 
     def _wrap_models(self) -> None:
         """The modules each update calls: DDP (under torchrun) and torch.compile wrap the raw G and D.
@@ -341,10 +349,16 @@ class Trainer:
         labels = self._labels(y)  # fakes get the real batch's labels, so the penalty's x̂ has one label
         with torch.no_grad(), self._autocast():  # no graph through G: this update must not spend work on G
             fake = self.G(self._z(B), *labels).float()  # (B, ...)
+        aux = c.aux_weight > 0
         with self._autocast():
-            real_out = self._d_train(self._noisy(x), *labels).float()  # (B,)
+            real_out = self._d_train(self._noisy(x), *labels, **({"with_classes": True} if aux else {}))
+            if aux:  # AC-GAN: D's class head learns from real images only, so G cannot teach it its own mistakes
+                real_out, real_cls = real_out  # (B,), (B, K)
+            real_out = real_out.float()  # (B,)
             fake_out = self._d_train(self._noisy(fake), *labels).float()  # (B,)
         d_loss = self.loss.d_loss(real_out, fake_out, real_label=c.real_label)
+        if aux:
+            d_loss = d_loss + c.aux_weight * F.cross_entropy(real_cls.float(), y)  # + w · CE(class head(x), y)
         total = d_loss
         if self.loss.constraint == "gp":  # in float32: squared gradient norms lose too much in bf16
             gp = gradient_penalty(self._d_penalty, x, fake, *labels, generator=self.gen)
@@ -366,11 +380,18 @@ class Trainer:
         for p in d_params:  # D's weight gradients would be thrown away: don't compute them
             p.requires_grad_(False)
         try:
+            aux = self.config.aux_weight > 0
             with self._autocast():
-                fake_out = self._d_frozen(self._noisy(self._g_train(self._z(B), *labels)), *labels).float()  # (B,)
+                fake_out = self._d_frozen(self._noisy(self._g_train(self._z(B), *labels)), *labels,
+                                          **({"with_classes": True} if aux else {}))
+                if aux:
+                    fake_out, fake_cls = fake_out  # (B,), (B, K)
+                fake_out = fake_out.float()  # (B,)
                 real_out = (self._d_frozen(self._noisy(x), *labels).float()
                             if self.loss.g_uses_real else None)  # (B,)
             g_loss = self.loss.g_loss(real_out, fake_out)
+            if aux:  # + w · CE(class head(G(z, y)), y): G is pushed to draw images D's head reads as y
+                g_loss = g_loss + self.config.aux_weight * F.cross_entropy(fake_cls.float(), y)
             self.opt_g.zero_grad(set_to_none=True)
             g_loss.backward()
             self.opt_g.step()

@@ -170,3 +170,21 @@ def test_projection_discriminator_is_psi_plus_the_class_vector_times_pooled_feat
         make_gan("mlp", (1, 28, 28), num_classes=10, label_mode="projection")
     D2 = build_model(model_spec(D))
     D2.load_state_dict(D.state_dict())  # a checkpoint rebuilds the projection too
+
+
+def test_acgan_head_reads_the_pooled_features_not_the_label():
+    torch.manual_seed(0)
+    _, D = make_gan("dcgan", (1, 28, 28), num_classes=10, width=8, label_mode="projection", aux_classifier=True)
+    D.eval()
+    x, y = torch.randn(3, 1, 28, 28), torch.tensor([1, 2, 3])
+    with torch.no_grad():
+        score, logits = D(x, y, with_classes=True)
+        phi = x
+        for layer in list(D.net)[:-1]:
+            phi = layer(phi)  # (3, 16, 7, 7)
+        expected = phi.sum(dim=(2, 3)) @ D.aux.weight.T + D.aux.bias  # (3, 10)
+        assert logits.shape == (3, 10) and torch.allclose(logits, expected, atol=1e-5)
+        assert torch.equal(score, D(x, y)) and torch.equal(D(x, (y + 5) % 10, with_classes=True)[1], logits)
+    _, D_plain = make_gan("dcgan", (1, 28, 28), num_classes=10, width=8, label_mode="projection")
+    with pytest.raises(ValueError, match="aux_classifier=True"):
+        D_plain(x, y, with_classes=True)

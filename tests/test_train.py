@@ -225,3 +225,69 @@ def test_load_checkpoint_rejects_foreign_and_truncated_files(tmp_path):
         load_checkpoint(tmp_path / "cut.pt")
     with pytest.raises(FileNotFoundError, match="No checkpoint"):
         load_checkpoint(tmp_path / "missing.pt")
+
+
+def _quadrant_images(n, seed):
+    """Class c ∈ {0..3} lights up quadrant c: a labelled set whose classes a small D can learn quickly."""
+    g = torch.Generator().manual_seed(seed)
+    y = torch.arange(n) % 4
+    x = torch.full((n, 1, 28, 28), -1.0) + 0.1 * torch.randn(n, 1, 28, 28, generator=g)
+    for i, c in enumerate(y.tolist()):
+        r, q = divmod(c, 2)
+        x[i, 0, 14 * r:14 * r + 14, 14 * q:14 * q + 14] += 1.5
+    return ImageData(x, y, 4, "quadrants")
+
+
+def test_acgan_losses_are_the_adversarial_loss_plus_weighted_cross_entropy():
+    import torch.nn.functional as F
+
+    from chapter11.losses import get_loss
+    from chapter11.models import make_gan
+    data = _quadrant_images(64, 0)
+    torch.manual_seed(0)
+    G, D = make_gan("dcgan", (1, 28, 28), num_classes=4, width=4, label_mode="projection", aux_classifier=True)
+    w = 0.7
+    tr = Trainer(G, D, data, cfg(aux_weight=w, batch_size=16))
+    seen = []
+    hook = D.register_forward_hook(lambda mod, args, kwargs, out: seen.append((args, kwargs, out)), with_kwargs=True)
+    tr.critic_step()
+    (xr, yr), kw_r, (real_out, real_cls) = seen[0]  # the real batch asks for class logits
+    (_, yf), kw_f, fake_out = seen[1]  # the fake batch does not: the class head learns from real images only
+    assert kw_r == {"with_classes": True} and kw_f == {} and torch.equal(yr, yf)
+    loss = get_loss("nonsaturating")
+    expected_d = loss.d_loss(real_out, fake_out) + w * F.cross_entropy(real_cls, yr)
+    assert torch.allclose(tr.last["d_loss"], expected_d.detach(), atol=1e-6)
+    seen.clear()
+    tr.generator_step()
+    (_, yg), kw_g, (g_out, g_cls) = seen[0]
+    expected_g = loss.g_loss(None, g_out) + w * F.cross_entropy(g_cls, yg)
+    assert kw_g == {"with_classes": True} and torch.allclose(tr.last["g_loss"], expected_g.detach(), atol=1e-6)
+    hook.remove()
+
+
+def test_acgan_class_head_learns_the_real_classes():
+    from chapter11.models import make_gan
+    data = _quadrant_images(128, 0)
+    torch.manual_seed(0)
+    G, D = make_gan("dcgan", (1, 28, 28), num_classes=4, width=8, label_mode="projection", aux_classifier=True)
+    head_before = D.aux.weight.detach().clone()
+    train(G, D, data, cfg(aux_weight=1.0, steps=60, batch_size=32))
+    test = _quadrant_images(200, 1)
+    wrong_label = torch.zeros(len(test.labels), dtype=torch.long)  # the label D is given must not matter
+    with torch.no_grad():
+        _, logits = D.eval()(test.images, wrong_label, with_classes=True)  # (200, 4)
+    acc = (logits.argmax(1) == test.labels).float().mean().item()
+    assert not torch.equal(D.aux.weight, head_before)
+    assert acc > 0.6, acc  # chance is 0.25: only the cross-entropy term teaches the head the classes
+
+
+def test_acgan_needs_a_class_head():
+    from chapter11.models import make_gan
+    data = _quadrant_images(16, 0)
+    G, D = make_gan("dcgan", (1, 28, 28), num_classes=4, width=4)  # one-hot D: no class head
+    with pytest.raises(ValueError, match="auxiliary classifier"):
+        Trainer(G, D, data, cfg(aux_weight=1.0))
+    with pytest.raises(ValueError, match="label_mode='projection'"):
+        make_gan("dcgan", (1, 28, 28), num_classes=4, width=4, aux_classifier=True)
+    with pytest.raises(ValueError, match="aux_weight must not be negative"):
+        TrainConfig(aux_weight=-1.0) and Trainer(G, D, data, cfg(aux_weight=-1.0))
