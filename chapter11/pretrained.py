@@ -91,6 +91,38 @@ def _atomic_write(path: Path, data: bytes) -> None:
         raise
 
 
+def cpu_signature() -> str:
+    """What decides float32 rounding in training: CPU model, the SIMD level PyTorch uses, and torch's version.
+
+    The same seed gives bit-identical losses only on the same signature: other CPUs pick other
+    matmul/convolution kernels, whose rounding differs, and training amplifies the difference.
+    """
+    model = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:  # not Linux: platform.processor() is the best we have
+        pass
+    return f"{model} | {torch.backends.cpu.get_cpu_capability()} | torch {torch.__version__.split('+')[0]}"
+
+
+def record_first_losses(name: str) -> list[dict]:
+    """Re-train `name` for its first logged steps on this machine and store them in its card.
+
+    Under the key first_losses_by_cpu[cpu_signature()], so the reproducibility test can demand
+    exact agreement on every CPU kind that has a record (the card's own first_losses stay as trained).
+    """
+    c = card(name)
+    with tempfile.TemporaryDirectory() as tmp:
+        result = reproduce(name, Path(tmp) / "run", stop_after=c["first_losses"][-1]["step"], progress=False)
+    got = [{k: r[k] for k in LOSS_KEYS} for r in result["history"][:FIRST_LOSSES]]
+    c.setdefault("first_losses_by_cpu", {})[cpu_signature()] = got
+    _atomic_write(WEIGHTS_DIR / f"{name}.json", (json.dumps(c, indent=2) + "\n").encode())
+    return got
+
+
 def evaluate_card(name: str, G: nn.Module | None = None) -> dict:
     """`metrics.evaluate` of a generator (default: the shipped one) with the card's settings."""
     from .data import load_images
@@ -151,6 +183,8 @@ def _install(name: str, c: dict, trainer, result: dict) -> None:
     c = {**c, "steps": trainer.step, "seed": trainer.config.seed,
          "wall_time_s": round(result["seconds"], 1),
          "first_losses": [{k: r[k] for k in LOSS_KEYS} for r in result["history"][:FIRST_LOSSES]],
+         "first_losses_by_cpu": {cpu_signature(): [{k: r[k] for k in LOSS_KEYS}
+                                                   for r in result["history"][:FIRST_LOSSES]]},
          "final_losses": {k: result["history"][-1][k] for k in LOSS_KEYS},
          "metrics": metrics,
          "trained_on": {"torch": torch.__version__, "cpu": platform.processor() or platform.machine(),

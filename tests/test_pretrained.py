@@ -99,9 +99,15 @@ def test_short_retraining_from_the_card_reproduces_its_first_losses(name, tmp_pa
     result = pretrained.reproduce(name, tmp_path / "run", stop_after=first[-1]["step"], progress=False)
     got = result["history"][:len(first)]
     assert [r["step"] for r in got] == [r["step"] for r in first]
-    for want, have in zip(first, got):
+    recorded = c.get("first_losses_by_cpu", {}).get(pretrained.cpu_signature())
+    # Same seed, code and thread count on a CPU kind with a record: equal up to float32 noise (bit-identical
+    # where measured). On a CPU kind without one, other kernels round differently and training amplifies it:
+    # between the two kinds we measured, the first record (step 20) differed by at most 0.8 % (ralsgan's d_loss),
+    # the second by up to 33 % (ralsgan's g_loss, a difference of two nearly equal squares). So there only the
+    # first record is compared, within 2 %. Training with seed 1 instead of 0 moved that record by 3.3 %
+    # (mlp-wgan-gp-mnist5k) to 107 % (ralsgan-dcgan-fashion32), so a wrong seed still fails.
+    want_list, rel = (recorded, 1e-5) if recorded else (first[:1], 2e-2)
+    for want, have in zip(want_list, got):
         for key in ("d_loss", "g_loss", "d_real", "d_fake", "gp"):
-            # same seed, same code, same thread count: equal up to float32 rounding differences
-            # between CPU kernels (bit-identical on the machine that wrote the card)
-            assert have[key] == pytest.approx(want[key], rel=1e-5, abs=1e-7), (key, want, have)
+            assert have[key] == pytest.approx(want[key], rel=rel, abs=1e-6 if recorded else 1e-3), (key, want, have)
     assert (tmp_path / "run" / "checkpoint.pt").is_file()  # a normal run folder, resumable like any other
