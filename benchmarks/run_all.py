@@ -92,6 +92,7 @@ def main() -> None:
     run("toy_coverage.py", "--seeds", "5", "--workers", str(args.workers))  # fully cached: only re-renders
     run("equal_budget.py", "--budget", "60", "--seeds", "3", *w)
     run("stability.py", "--draws", "10", "--d-updates", "4000", *w)
+    run("mlp_ablation.py", "--steps", "10000", *w)
     if not args.render_only and (args.rerun_throughput or not (RESULTS / "throughput.json").exists()):
         run("throughput.py")
     if not args.render_only and (args.rerun_baselines or not (RESULTS / "metric_baselines.json").exists()):
@@ -134,6 +135,10 @@ images (mnist-5k or Fashion-MNIST), seed 0. Training ran on one thread, two mode
 ## The conditional DCGAN on mnist-5k
 
 {cond_text}
+
+## The chapter's MLP generator: what stops the collapse
+
+{body('mlp_ablation.md')}
 
 ## Image quality at an equal wall-clock budget
 
