@@ -194,9 +194,8 @@ def cmd_reproduce(args) -> int:
                                   progress=not args.no_progress, resume=args.resume)
     report = {"name": args.name, "out": out, "steps": result["steps"], "seconds": round(result["seconds"], 1)}
     if args.stop_after:
-        first = card.get("first_losses", [])
-        got = [{k: r[k] for k in pretrained.LOSS_KEYS} for r in result["history"][:len(first)]]
-        report |= {"card_first_losses": first, "first_losses": got}
+        report |= {"card_first_losses": card.get("first_losses", []),
+                   "first_losses": pretrained.first_losses(result["history"])}
     else:
         keys = ("fid", "kid", "precision", "recall", "class_kl", "class_accuracy")
         report["metrics"] = {k: result["metrics"][k] for k in keys if k in result["metrics"]}

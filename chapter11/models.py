@@ -29,23 +29,7 @@ class _Conditioning(nn.Module):
         self.dim = num_classes if mode == "onehot" else dim
         self.embed = nn.Embedding(num_classes, dim) if mode == "embedding" else None
 
-    @staticmethod
-    def check(labels: Tensor | None, num_classes: int, batch: int, owner: str) -> None:
-        """Labels must be given, one integer in [0, num_classes) per sample of the batch."""
-        if labels is None:
-            raise ValueError(f"{owner} is conditional (num_classes={num_classes}); call it as model(x, labels).")
-        if labels.dtype not in (torch.int64, torch.int32) or labels.dim() != 1:
-            raise ValueError(f"labels must be a 1-D integer tensor; got dtype {labels.dtype}, "
-                             f"shape {tuple(labels.shape)}")
-        if labels.shape != (batch,):
-            raise ValueError(f"labels must have shape ({batch},) to match the batch; got {tuple(labels.shape)}")
-        if len(labels) and (labels.min() < 0 or labels.max() >= num_classes):
-            raise ValueError(f"labels must lie in [0, {num_classes}); got {labels.min().item()}..{labels.max().item()}")
-
-    def forward(self, labels: Tensor) -> Tensor:
-        if labels.dtype not in (torch.int64, torch.int32) or labels.dim() != 1:
-            raise ValueError(f"labels must be a 1-D integer tensor; got dtype {labels.dtype}, "
-                             f"shape {tuple(labels.shape)}")
+    def forward(self, labels: Tensor) -> Tensor:  # labels (B,), checked by _Conditional._check_labels
         if self.embed is not None:
             return self.embed(labels)  # (B, dim)
         return F.one_hot(labels.long(), self.num_classes).float()  # (B, K)
@@ -56,17 +40,27 @@ class _Conditional(nn.Module):
 
     num_classes: int | None
 
-    def _cond(self, x: Tensor, labels: Tensor | None) -> Tensor | None:
+    def _check_labels(self, x: Tensor, labels: Tensor | None) -> None:
+        """Labels come iff the model is conditional: one integer in [0, num_classes) per sample of x."""
         if self.num_classes is None:
             if labels is not None:
                 raise ValueError(f"{type(self).__name__} is unconditional (num_classes=None) but got labels.")
-            return None
+            return
         if labels is None:
             raise ValueError(f"{type(self).__name__} is conditional (num_classes={self.num_classes}); "
                              "call it as model(x, labels).")
         if labels.shape != (x.shape[0],):
             raise ValueError(f"labels must have shape ({x.shape[0]},) to match the batch; got {tuple(labels.shape)}")
-        return self.cond(labels)
+        if labels.dtype not in (torch.int64, torch.int32):
+            raise ValueError(f"labels must be a 1-D integer tensor; got dtype {labels.dtype}")
+        # Range check on the CPU only: on a GPU, reading min/max would stall every training step.
+        if labels.device.type == "cpu" and len(labels) and (labels.min() < 0 or labels.max() >= self.num_classes):
+            raise ValueError(f"labels must lie in [0, {self.num_classes}); "
+                             f"got {labels.min().item()}..{labels.max().item()}")
+
+    def _cond(self, x: Tensor, labels: Tensor | None) -> Tensor | None:
+        self._check_labels(x, labels)
+        return None if self.num_classes is None else self.cond(labels)
 
 
 def _mlp(sizes: list[int], act: nn.Module) -> list[nn.Module]:
@@ -84,9 +78,9 @@ class MLPGenerator(_Conditional):
     """z (100) → 256 → 512 → 1024 → 784, ReLU between layers and tanh at the end (the chapter's G).
 
     norm="batch" adds BatchNorm1d after each hidden layer and act="leaky" uses LeakyReLU(0.2):
-    the common PyTorch MLP-GAN recipe. On the 5,000 mnist-5k digits the chapter's plain G
-    collapses to one image with the non-saturating loss; with both changes it does not
-    (make_gan kind "mlp-bn"; the model cards give the numbers).
+    the common PyTorch MLP-GAN recipe (make_gan kind "mlp-bn"). On the 5,000 mnist-5k digits the
+    chapter's plain G collapses to one image with the non-saturating loss; BatchNorm is what stops
+    that (benchmarks/mlp_ablation.py).
     """
 
     def __init__(self, latent_dim: int = 100, hidden: tuple[int, ...] = (256, 512, 1024),
@@ -277,7 +271,6 @@ class DCGANDiscriminator(_Conditional):
                             num_classes=num_classes, label_mode=label_mode, embed_dim=embed_dim,
                             aux_classifier=aux_classifier)
         self.num_classes, self.image_size = num_classes, image_size
-        self.label_mode = label_mode
         start, n_down = _stages(image_size)
         self.cond, self.project, self.aux, cond_ch = None, None, None, 0
         if aux_classifier and not (num_classes and label_mode == "projection"):
@@ -306,7 +299,7 @@ class DCGANDiscriminator(_Conditional):
         if with_classes and self.aux is None:
             raise ValueError("with_classes=True needs a discriminator built with aux_classifier=True.")
         if self.project is not None:
-            _Conditioning.check(labels, self.num_classes, x.shape[0], type(self).__name__)
+            self._check_labels(x, labels)
             phi = self.net[:-1](x)  # (B, ch, s, s): the features before the last conv
             pooled = phi.sum(dim=(2, 3))  # (B, ch)
             psi = self.net[-1](phi).view(-1)  # (B,) the unconditional "is it real" score

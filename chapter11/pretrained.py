@@ -91,6 +91,11 @@ def _atomic_write(path: Path, data: bytes) -> None:
         raise
 
 
+def first_losses(history: list[dict]) -> list[dict]:
+    """The loss records a card keeps from a run's history: the first FIRST_LOSSES, LOSS_KEYS only."""
+    return [{k: r[k] for k in LOSS_KEYS} for r in history[:FIRST_LOSSES]]
+
+
 def cpu_signature() -> str:
     """What decides float32 rounding in training: CPU model, the SIMD level PyTorch uses, and torch's version.
 
@@ -117,7 +122,7 @@ def record_first_losses(name: str) -> list[dict]:
     c = card(name)
     with tempfile.TemporaryDirectory() as tmp:
         result = reproduce(name, Path(tmp) / "run", stop_after=c["first_losses"][-1]["step"], progress=False)
-    got = [{k: r[k] for k in LOSS_KEYS} for r in result["history"][:FIRST_LOSSES]]
+    got = first_losses(result["history"])
     c.setdefault("first_losses_by_cpu", {})[cpu_signature()] = got
     _atomic_write(WEIGHTS_DIR / f"{name}.json", (json.dumps(c, indent=2) + "\n").encode())
     return got
@@ -182,9 +187,8 @@ def _install(name: str, c: dict, trainer, result: dict) -> None:
     metrics = evaluate_card(name)  # the shipped (float16) weights are what the card must describe
     c = {**c, "steps": trainer.step, "seed": trainer.config.seed,
          "wall_time_s": round(result["seconds"], 1),
-         "first_losses": [{k: r[k] for k in LOSS_KEYS} for r in result["history"][:FIRST_LOSSES]],
-         "first_losses_by_cpu": {cpu_signature(): [{k: r[k] for k in LOSS_KEYS}
-                                                   for r in result["history"][:FIRST_LOSSES]]},
+         "first_losses": first_losses(result["history"]),
+         "first_losses_by_cpu": {cpu_signature(): first_losses(result["history"])},
          "final_losses": {k: result["history"][-1][k] for k in LOSS_KEYS},
          "metrics": metrics,
          "trained_on": {"torch": torch.__version__, "cpu": platform.processor() or platform.machine(),

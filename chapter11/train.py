@@ -342,6 +342,14 @@ class Trainer:
     def _z(self, n: int) -> Tensor:
         return torch.randn(n, self.G.latent_dim, generator=self.gen).to(self.device)  # (n, nz)
 
+    @staticmethod
+    def _scores(d, x: Tensor, labels: tuple, with_classes: bool = False) -> tuple[Tensor, Tensor | None]:
+        """D's scores (B,) in float32 and, with_classes, its AC-GAN class logits (B, K) in float32 too."""
+        if not with_classes:
+            return d(x, *labels).float(), None
+        out, cls = d(x, *labels, with_classes=True)
+        return out.float(), cls.float()
+
     def critic_step(self) -> None:
         """One update of D: minimise L_D(D(x), D(G(z))) [+ λ·GP], i.e. maximise D's objective."""
         c, B = self.config, self.config.batch_size
@@ -351,14 +359,12 @@ class Trainer:
             fake = self.G(self._z(B), *labels).float()  # (B, ...)
         aux = c.aux_weight > 0
         with self._autocast():
-            real_out = self._d_train(self._noisy(x), *labels, **({"with_classes": True} if aux else {}))
-            if aux:  # AC-GAN: D's class head learns from real images only, so G cannot teach it its own mistakes
-                real_out, real_cls = real_out  # (B,), (B, K)
-            real_out = real_out.float()  # (B,)
+            # AC-GAN: D's class head learns from real images only, so G cannot teach it its own mistakes
+            real_out, real_cls = self._scores(self._d_train, self._noisy(x), labels, with_classes=aux)  # (B,), (B, K)
             fake_out = self._d_train(self._noisy(fake), *labels).float()  # (B,)
         d_loss = self.loss.d_loss(real_out, fake_out, real_label=c.real_label)
         if aux:
-            d_loss = d_loss + c.aux_weight * F.cross_entropy(real_cls.float(), y)  # + w · CE(class head(x), y)
+            d_loss = d_loss + c.aux_weight * F.cross_entropy(real_cls, y)  # + w · CE(class head(x), y)
         total = d_loss
         if self.loss.constraint == "gp":  # in float32: squared gradient norms lose too much in bf16
             gp = gradient_penalty(self._d_penalty, x, fake, *labels, generator=self.gen)
@@ -382,16 +388,13 @@ class Trainer:
         try:
             aux = self.config.aux_weight > 0
             with self._autocast():
-                fake_out = self._d_frozen(self._noisy(self._g_train(self._z(B), *labels)), *labels,
-                                          **({"with_classes": True} if aux else {}))
-                if aux:
-                    fake_out, fake_cls = fake_out  # (B,), (B, K)
-                fake_out = fake_out.float()  # (B,)
+                fake_out, fake_cls = self._scores(self._d_frozen, self._noisy(self._g_train(self._z(B), *labels)),
+                                                  labels, with_classes=aux)  # (B,), (B, K) or None
                 real_out = (self._d_frozen(self._noisy(x), *labels).float()
                             if self.loss.g_uses_real else None)  # (B,)
             g_loss = self.loss.g_loss(real_out, fake_out)
             if aux:  # + w · CE(class head(G(z, y)), y): G is pushed to draw images D's head reads as y
-                g_loss = g_loss + self.config.aux_weight * F.cross_entropy(fake_cls.float(), y)
+                g_loss = g_loss + self.config.aux_weight * F.cross_entropy(fake_cls, y)
             self.opt_g.zero_grad(set_to_none=True)
             g_loss.backward()
             self.opt_g.step()

@@ -188,3 +188,13 @@ def test_acgan_head_reads_the_pooled_features_not_the_label():
     _, D_plain = make_gan("dcgan", (1, 28, 28), num_classes=10, width=8, label_mode="projection")
     with pytest.raises(ValueError, match="aux_classifier=True"):
         D_plain(x, y, with_classes=True)
+
+
+@pytest.mark.parametrize("mode", ["onehot", "embedding"])
+def test_conditional_models_reject_float_or_out_of_range_labels(mode):
+    G, D = make_gan("dcgan", (1, 28, 28), num_classes=10, width=4, latent_dim=8, label_mode=mode)
+    z, x = torch.randn(2, 8), torch.zeros(2, 1, 28, 28)
+    with pytest.raises(ValueError, match="integer tensor"):
+        G(z, torch.tensor([1.0, 2.0]))
+    with pytest.raises(ValueError, match=r"lie in \[0, 10\)"):
+        D(x, torch.tensor([3, 10]))

@@ -290,4 +290,4 @@ def test_acgan_needs_a_class_head():
     with pytest.raises(ValueError, match="label_mode='projection'"):
         make_gan("dcgan", (1, 28, 28), num_classes=4, width=4, aux_classifier=True)
     with pytest.raises(ValueError, match="aux_weight must not be negative"):
-        TrainConfig(aux_weight=-1.0) and Trainer(G, D, data, cfg(aux_weight=-1.0))
+        Trainer(G, D, data, cfg(aux_weight=-1.0))
